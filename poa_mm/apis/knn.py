@@ -1,0 +1,92 @@
+"""Weighted k-NN evaluation of many sub-networks of a POA model."""
+import copy
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.dataset import default_collate
+from mmpretrain.registry import DATASETS
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from poa_mm.elastic import SubnetSpec
+
+
+def build_folder_loader(folder: str, pipeline: Sequence[dict],
+                        batch_size: int = 256,
+                        num_workers: int = 0) -> DataLoader:
+    """A deterministic loader over a labelled image folder
+    (``folder/<class>/<image>``)."""
+    dataset = DATASETS.build(
+        dict(type='CustomDataset', data_root=folder, data_prefix='',
+             pipeline=copy.deepcopy(list(pipeline))))
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                      num_workers=num_workers, collate_fn=default_collate)
+
+
+@torch.no_grad()
+def extract_features(model, spec: SubnetSpec,
+                     loader: DataLoader) -> Tuple[Tensor, Tensor]:
+    """L2-normalised teacher features of sub-network ``spec`` and labels."""
+    backbone = model.teacher['backbone']
+    feats, labels = [], []
+    with backbone.subnet(spec):
+        for batch in loader:
+            data = model.data_preprocessor(batch, False)
+            feats.append(F.normalize(model.extract_feat(data['inputs']),
+                                     dim=-1))
+            labels.append(
+                torch.cat([s.gt_label for s in batch['data_samples']]))
+    return torch.cat(feats), torch.cat(labels)
+
+
+def weighted_knn(train_feats: Tensor, train_labels: Tensor,
+                 test_feats: Tensor, test_labels: Tensor,
+                 ks: Sequence[int] = (10, 20, 100, 200),
+                 temperature: float = 0.07,
+                 chunk: int = 1024) -> Dict[int, float]:
+    """Top-1 accuracy (%) of DINO's weighted k-NN classifier.
+
+    Each test feature votes with its k most similar training features
+    (cosine similarity), weighted by ``exp(sim / T)``.
+    """
+    num_classes = int(train_labels.max()) + 1
+    max_k = min(max(ks), train_feats.shape[0])
+    correct = {k: 0 for k in ks}
+    for start in range(0, test_feats.shape[0], chunk):
+        sim = test_feats[start:start + chunk] @ train_feats.t()
+        top_sim, top_idx = sim.topk(max_k, dim=1)
+        votes = F.one_hot(train_labels[top_idx], num_classes).float()
+        weights = (top_sim / temperature).exp().unsqueeze(-1)
+        truth = test_labels[start:start + chunk]
+        for k in ks:
+            scores = (votes[:, :k] * weights[:, :k]).sum(dim=1)
+            correct[k] += int((scores.argmax(dim=1) == truth).sum())
+    return {k: 100. * correct[k] / test_feats.shape[0] for k in ks}
+
+
+def subnet_params(model, spec: SubnetSpec) -> int:
+    """Parameters of the exported standalone backbone."""
+    _, state = model.teacher['backbone'].export_subnet(spec)
+    return sum(t.numel() for t in state.values())
+
+
+def evaluate_subnets(model, specs: Sequence[SubnetSpec],
+                     train_loader: DataLoader, val_loader: DataLoader,
+                     ks: Sequence[int] = (10, 20, 100, 200),
+                     temperature: float = 0.07,
+                     baseline: Optional[object] = None) -> List[dict]:
+    """k-NN top-1 of every sub-network (and of ``baseline``, e.g. the same
+    model with random initial weights, in ``random_k{k}`` columns)."""
+    rows = []
+    for spec in specs:
+        row = dict(subnet=str(spec), params_m=subnet_params(model, spec) / 1e6)
+        for prefix, m in (('k', model), ('random_k', baseline)):
+            if m is None:
+                continue
+            tr = extract_features(m, spec, train_loader)
+            va = extract_features(m, spec, val_loader)
+            acc = weighted_knn(*tr, *va, ks=ks, temperature=temperature)
+            row.update({f'{prefix}{k}': v for k, v in acc.items()})
+        rows.append(row)
+    return rows

@@ -1,0 +1,8 @@
+from .data_preprocessor import POADataPreprocessor
+from .masking import BlockMaskGenerator, batch_masks, mask_patch_weights
+from .transforms import POAMultiCrop
+
+__all__ = [
+    'POAMultiCrop', 'POADataPreprocessor', 'BlockMaskGenerator',
+    'batch_masks', 'mask_patch_weights'
+]

@@ -1,0 +1,87 @@
+"""Block-wise masks for iBOT, with stratified mask ratios over a batch."""
+import math
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+class BlockMaskGenerator:
+    """Random rectangular blocks on a patch grid (BEiT/DINOv2 style).
+
+    Args:
+        grid (tuple[int, int]): The patch grid (h, w).
+        min_patches_per_block (int): Defaults to 4.
+        max_patches_per_block (int, optional): Defaults to None: half of the
+            grid.
+        min_aspect (float): Defaults to 0.3; the max is its inverse.
+    """
+
+    def __init__(self,
+                 grid: Tuple[int, int],
+                 min_patches_per_block: int = 4,
+                 max_patches_per_block: Optional[int] = None,
+                 min_aspect: float = 0.3):
+        self.height, self.width = grid
+        self.num_patches = self.height * self.width
+        self.min_block = min_patches_per_block
+        self.max_block = max_patches_per_block or int(0.5 * self.num_patches)
+        self.log_aspect = (math.log(min_aspect), math.log(1 / min_aspect))
+
+    def _add_block(self, mask: np.ndarray, budget: int,
+                   rng: np.random.Generator) -> int:
+        for _ in range(10):
+            area = rng.uniform(self.min_block, self.max_block)
+            aspect = math.exp(rng.uniform(*self.log_aspect))
+            h = int(round(math.sqrt(area * aspect)))
+            w = int(round(math.sqrt(area / aspect)))
+            if w < self.width and h < self.height:
+                top = int(rng.integers(0, self.height - h + 1))
+                left = int(rng.integers(0, self.width - w + 1))
+                region = mask[top:top + h, left:left + w]
+                new = h * w - int(region.sum())
+                if 0 < new <= budget:
+                    region[...] = True
+                    return new
+        return 0
+
+    def __call__(self, num_masked: int,
+                 rng: np.random.Generator) -> np.ndarray:
+        """A boolean (h, w) mask with at most ``num_masked`` patches set."""
+        mask = np.zeros((self.height, self.width), dtype=bool)
+        count = 0
+        while count < num_masked:
+            added = self._add_block(mask, num_masked - count, rng)
+            if added == 0:
+                break
+            count += added
+        return mask
+
+
+def batch_masks(generator: BlockMaskGenerator, n_crops: int,
+                ratio_range: Tuple[float, float], mask_probability: float,
+                rng: np.random.Generator) -> Tensor:
+    """Masks of a batch of global crops, (n_crops, h*w) booleans.
+
+    ``int(n_crops * mask_probability)`` crops are masked; their ratios are
+    stratified (one uniform draw in each of as many equal bins of
+    ``ratio_range``), the masks are shuffled and the other crops unmasked.
+    """
+    n_masked = int(n_crops * mask_probability)
+    bounds = np.linspace(*ratio_range, n_masked + 1)
+    masks = [
+        generator(int(generator.num_patches * rng.uniform(lo, hi)), rng)
+        for lo, hi in zip(bounds[:-1], bounds[1:])
+    ]
+    masks += [np.zeros((generator.height, generator.width), bool)
+              ] * (n_crops - n_masked)
+    order = rng.permutation(n_crops)
+    stacked = np.stack([masks[i] for i in order]).reshape(n_crops, -1)
+    return torch.from_numpy(stacked)
+
+
+def mask_patch_weights(masks: Tensor) -> Tensor:
+    """``1 / |M_i|`` for every masked patch, in ``masks.nonzero`` order."""
+    per_crop = 1. / masks.sum(dim=-1).clamp(min=1).float()
+    return per_crop[:, None].expand_as(masks)[masks]

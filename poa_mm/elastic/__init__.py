@@ -1,0 +1,8 @@
+from .search_space import SearchSpace, evenly_spaced_indices, grid_search_space
+from .spec import SubnetSpec
+from .vit import ElasticViT, export_vit_state_dict
+
+__all__ = [
+    'SubnetSpec', 'SearchSpace', 'grid_search_space', 'evenly_spaced_indices',
+    'ElasticViT', 'export_vit_state_dict'
+]

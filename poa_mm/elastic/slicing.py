@@ -1,0 +1,64 @@
+"""Weight slicing shared by the elastic forward passes and the export.
+
+Every function maps full-size tensors to the tensors a sub-network uses.
+POA rescales the input of every layer whose input is width-sliced by
+``alpha = max_in / active_in``; here the factor is folded into the sliced
+weight (never into the bias), which is what the exported model stores.
+"""
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+
+def input_scale(max_features: int, active_features: int) -> float:
+    """POA's alpha: the input rescaling of a width-sliced layer."""
+    return max_features / active_features
+
+
+def _scaled(weight: Tensor, scale: float) -> Tensor:
+    return weight if scale == 1 else weight * scale
+
+
+def slice_linear(weight: Tensor,
+                 bias: Optional[Tensor],
+                 out_features: int,
+                 in_features: int,
+                 scale: float = 1.) -> Tuple[Tensor, Optional[Tensor]]:
+    """Prefix-slice a linear (or conv) weight and fold the input scale."""
+    weight = _scaled(weight[:out_features, :in_features], scale)
+    return weight, None if bias is None else bias[:out_features]
+
+
+def slice_grouped_rows(weight: Tensor,
+                       bias: Optional[Tensor],
+                       groups: int,
+                       out_per_group: int,
+                       in_features: int,
+                       scale: float = 1.) -> Tuple[Tensor, Optional[Tensor]]:
+    """Slice a fused projection (e.g. qkv) per row group.
+
+    The first ``out_per_group`` rows of each of ``groups`` equal row blocks
+    are kept (q, k and v separately, so the first heads of each), then the
+    first ``in_features`` columns.
+    """
+    rows, cols = weight.shape[0] // groups, weight.shape[1]
+    weight = weight.view(groups, rows, cols)[:, :out_per_group, :in_features]
+    weight = _scaled(weight.reshape(groups * out_per_group, in_features),
+                     scale)
+    if bias is not None:
+        bias = bias.view(groups, rows)[:, :out_per_group].reshape(-1)
+    return weight, bias
+
+
+def slice_channels(tensor: Optional[Tensor], channels: int,
+                   dim: int = -1) -> Optional[Tensor]:
+    """Prefix-slice ``channels`` along ``dim`` (norms, tokens, LayerScale)."""
+    if tensor is None:
+        return None
+    return tensor.narrow(dim, 0, channels)
+
+
+def gather_columns(weight: Tensor, index: Tensor, scale: float = 1.) -> Tensor:
+    """Keep the columns ``index`` of a weight and fold the input scale."""
+    return _scaled(torch.index_select(weight, 1, index), scale)

@@ -1,0 +1,186 @@
+"""Hooks that drive POA's training: sub-network sampling and schedules."""
+from typing import Optional
+
+import numpy as np
+from mmengine.dist import all_gather_object, get_rank, get_world_size
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmpretrain.registry import HOOKS
+
+from .subnet_sampler import SubnetSampler
+
+
+def _unwrap(model):
+    return model.module if is_model_wrapper(model) else model
+
+
+@HOOKS.register_module()
+class ElasticSamplingHook(Hook):
+    """Sample the elastic student's sub-network before every iteration.
+
+    Draws from the backbone's weighted multiset (intact network excluded)
+    without replacement, reshuffling after each pass. By default each rank
+    has its own sampler seeded ``seed + rank`` (different sub-networks on
+    different ranks, as the paper); ``same_for_all_ranks=True`` seeds every
+    rank alike. The samplers' states are saved in checkpoints (every rank's)
+    and restored on resume; the sampled sub-network is logged.
+
+    Args:
+        seed (int, optional): Defaults to None: the runner's seed.
+        same_for_all_ranks (bool): Defaults to False.
+    """
+    priority = 'NORMAL'
+
+    def __init__(self, seed: Optional[int] = None,
+                 same_for_all_ranks: bool = False):
+        self.seed = seed
+        self.same_for_all_ranks = same_for_all_ranks
+        self.sampler: Optional[SubnetSampler] = None
+        self._pending_state = None
+
+    def _build(self, runner) -> SubnetSampler:
+        if self.sampler is None:
+            model = _unwrap(runner.model)
+            seed = self.seed if self.seed is not None else (runner.seed or 0)
+            if not self.same_for_all_ranks:
+                seed += get_rank()
+            self.sampler = SubnetSampler(
+                model.backbone.search_space.elastic_multiset, seed)
+            if self._pending_state is not None:
+                self.sampler.load_state_dict(self._pending_state)
+                self._pending_state = None
+        return self.sampler
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None):
+        spec = next(self._build(runner))
+        _unwrap(runner.model).elastic_subnet = spec
+        runner.message_hub.update_info('elastic_subnet', str(spec))
+        # Logged as numbers so that the log processor shows them.
+        runner.message_hub.update_scalar('train/subnet_width', spec.width)
+        runner.message_hub.update_scalar('train/subnet_depth',
+                                         sum(spec.depths))
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        state = self._build(runner).state_dict()
+        states = all_gather_object(state) if get_world_size() > 1 else [
+            state
+        ]
+        checkpoint['elastic_sampler'] = dict(
+            world_size=get_world_size(),
+            same_for_all_ranks=self.same_for_all_ranks,
+            states=states)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        saved = checkpoint.get('elastic_sampler')
+        if saved is None:
+            return
+        if saved['world_size'] != get_world_size():
+            print_log(
+                f'ElasticSamplingHook: the checkpoint was written by '
+                f'{saved["world_size"]} ranks, this run has '
+                f'{get_world_size()}; sub-network sampling restarts.',
+                logger='current')
+            return
+        self._pending_state = saved['states'][get_rank()]
+        self.sampler = None
+
+
+def cosine_schedule(base: float, final: float, total_iters: int,
+                    warmup_iters: int = 0, start_warmup: float = 0.,
+                    iter_num_scale: float = 1.) -> np.ndarray:
+    """DINOv2's schedule: linear warmup, then cosine from ``base`` to
+    ``final``; POA defines the cosine over ``total / iter_num_scale``
+    iterations and truncates it at ``total`` (so ``final`` is not reached
+    when ``iter_num_scale < 1``)."""
+    length = int(total_iters / iter_num_scale)
+    warmup = np.linspace(start_warmup, base, warmup_iters)
+    steps = np.arange(length - warmup_iters)
+    cosine = final + 0.5 * (base - final) * (
+        1 + np.cos(np.pi * steps / max(len(steps), 1)))
+    return np.concatenate((warmup, cosine))[:total_iters]
+
+
+@HOOKS.register_module()
+class POAScheduleHook(Hook):
+    """Every scalar schedule of POA, as a function of the iteration.
+
+    Before each iteration it sets, for every parameter group, ``lr = lr(t) *
+    lr_mult`` (0 for the heads' last layer while it is frozen) and
+    ``weight_decay = wd(t) * wd_mult``; the teacher temperature and whether
+    iBOT is active. After the optimizer step it updates the EMA teacher with
+    momentum ``m(t)``. All values are logged. Nothing to save on resume.
+
+    Args:
+        max_iters (int): The iterations the schedules span.
+        lr (float): Peak learning rate. lr_min (float): Defaults to 2e-5.
+        warmup_iters (int): lr warmup. Defaults to 0.
+        weight_decay (tuple): Start and end. Defaults to (0.04, 0.4).
+        momentum (tuple): Teacher EMA start and end.
+            Defaults to (0.992, 0.9999).
+        teacher_temp (tuple): Start and end. Defaults to (0.04, 0.07).
+        teacher_temp_warmup_iters (int): Defaults to 0.
+        freeze_last_layer_iters (int): Defaults to 0.
+        ibot_start_iter (int): Defaults to 0.
+        iter_num_scale (float): POA's cosine truncation. Defaults to 1.
+    """
+    priority = 'ABOVE_NORMAL'
+
+    def __init__(self,
+                 max_iters: int,
+                 lr: float,
+                 lr_min: float = 2e-5,
+                 warmup_iters: int = 0,
+                 weight_decay=(0.04, 0.4),
+                 momentum=(0.992, 0.9999),
+                 teacher_temp=(0.04, 0.07),
+                 teacher_temp_warmup_iters: int = 0,
+                 freeze_last_layer_iters: int = 0,
+                 ibot_start_iter: int = 0,
+                 iter_num_scale: float = 1.):
+        self.max_iters = max_iters
+        self.lr = cosine_schedule(lr, lr_min, max_iters, warmup_iters,
+                                  iter_num_scale=iter_num_scale)
+        self.wd = cosine_schedule(*weight_decay, max_iters,
+                                  iter_num_scale=iter_num_scale)
+        self.momentum = cosine_schedule(*momentum, max_iters,
+                                        iter_num_scale=iter_num_scale)
+        warm = min(teacher_temp_warmup_iters, max_iters)
+        self.teacher_temp = np.concatenate(
+            (np.linspace(teacher_temp[0], teacher_temp[1], warm),
+             np.full(max_iters - warm, teacher_temp[1])))
+        self.freeze_last_layer_iters = freeze_last_layer_iters
+        self.ibot_start_iter = ibot_start_iter
+
+    def _at(self, schedule: np.ndarray, it: int) -> float:
+        return float(schedule[min(it, len(schedule) - 1)])
+
+    def values(self, it: int) -> dict:
+        return dict(
+            lr=self._at(self.lr, it),
+            weight_decay=self._at(self.wd, it),
+            momentum=self._at(self.momentum, it),
+            teacher_temp=self._at(self.teacher_temp, it),
+            last_layer_frozen=it < self.freeze_last_layer_iters,
+            ibot_active=it >= self.ibot_start_iter)
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None):
+        v = self.values(runner.iter)
+        for group in runner.optim_wrapper.optimizer.param_groups:
+            frozen = v['last_layer_frozen'] and group.get('last_layer', False)
+            group['lr'] = 0. if frozen else v['lr'] * group.get('lr_mult', 1.)
+            group['weight_decay'] = v['weight_decay'] * group.get(
+                'wd_mult', 1.)
+        model = _unwrap(runner.model)
+        model.teacher_temp = v['teacher_temp']
+        model.ibot_active = v['ibot_active']
+        hub = runner.message_hub
+        hub.update_scalar('train/base_lr', v['lr'])
+        hub.update_scalar('train/weight_decay', v['weight_decay'])
+        hub.update_scalar('train/teacher_temp', v['teacher_temp'])
+        hub.update_scalar('train/momentum', v['momentum'])
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None):
+        _unwrap(runner.model).update_teacher(
+            self.values(runner.iter)['momentum'])

@@ -1,0 +1,116 @@
+"""POA's parameter groups and per-module gradient clipping."""
+from collections import defaultdict
+from contextlib import contextmanager
+from typing import Optional
+
+import torch
+import torch.nn as nn
+from mmengine.model import is_model_wrapper
+from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
+from mmengine.runner.amp import autocast
+from mmpretrain.registry import (OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS,
+                                 OPTIMIZERS)
+
+
+def _no_weight_decay(name: str, param: torch.Tensor) -> bool:
+    # Biases, norms and LayerScale are not decayed (DINOv2/POA); 1-D
+    # parameters are exactly those here, whatever their names.
+    return param.ndim == 1 or 'norm' in name or 'gamma' in name
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class POAOptimWrapperConstructor(DefaultOptimWrapperConstructor):
+    """One parameter group per trainable parameter, tagged for POA.
+
+    Each group carries ``lr_mult`` (layer-wise decay
+    ``decay ** (num_layers + 1 - layer_id)`` from the backbone's
+    ``get_layer_depth``, times ``patch_embed_lr_mult`` for the patch
+    embedding; heads get 1), ``wd_mult`` (0 for biases, norms and
+    LayerScale), ``last_layer`` (the heads' prototypes, frozen at first)
+    and ``clip_group`` ('backbone' or 'head'), read by
+    :class:`POAScheduleHook` and :class:`POAOptimWrapper`. The teacher has no
+    trainable parameters and gets no group.
+
+    ``paramwise_cfg``: ``layer_decay_rate`` (default 1.0) and
+    ``patch_embed_lr_mult`` (default 1.0).
+    """
+
+    def __call__(self, model: nn.Module) -> OptimWrapper:
+        if is_model_wrapper(model):
+            model = model.module
+        cfg = self.paramwise_cfg or {}
+        decay = cfg.get('layer_decay_rate', 1.)
+        patch_mult = cfg.get('patch_embed_lr_mult', 1.)
+        backbone = model.backbone
+        groups = []
+        for name, param in model.named_parameters():
+            if not param.requires_grad:
+                continue
+            if name.startswith('backbone.'):
+                layer_id, num_layers = backbone.get_layer_depth(
+                    name, 'backbone.')
+                lr_mult = decay**(num_layers - 1 - layer_id)
+                if '.patch_embed' in name or name.startswith(
+                        'backbone.patch_embed'):
+                    lr_mult *= patch_mult
+                clip = 'backbone'
+            else:
+                lr_mult, clip = 1., 'head'
+            groups.append(
+                dict(
+                    params=[param],
+                    param_name=name,
+                    lr=self.base_lr * lr_mult,
+                    lr_mult=lr_mult,
+                    wd_mult=0. if _no_weight_decay(name, param) else 1.,
+                    weight_decay=self.base_wd,
+                    last_layer='last_layer' in name,
+                    clip_group=clip))
+        optimizer_cfg = self.optimizer_cfg.copy()
+        optimizer_cfg['params'] = groups
+        optimizer = OPTIMIZERS.build(optimizer_cfg)
+        return OPTIM_WRAPPERS.build(
+            self.optim_wrapper_cfg, default_args=dict(optimizer=optimizer))
+
+
+@OPTIM_WRAPPERS.register_module()
+class POAOptimWrapper(OptimWrapper):
+    """Clips gradients per module (``clip_group`` of each parameter group:
+    backbone and heads separately) before every step, and optionally runs
+    the forward passes under autocast.
+
+    Args:
+        max_grad_norm (float, optional): Defaults to 1.5 (POA).
+        dtype (str, optional): 'bfloat16' or 'float16' autocast; None for
+            fp32. Defaults to None.
+    """
+
+    def __init__(self, optimizer, max_grad_norm: Optional[float] = 1.5,
+                 dtype: Optional[str] = None, **kwargs):
+        super().__init__(optimizer, **kwargs)
+        self.max_grad_norm = max_grad_norm
+        self.dtype = getattr(torch, dtype) if dtype else None
+
+    @contextmanager
+    def optim_context(self, model):
+        with super().optim_context(model):
+            if self.dtype is None:
+                yield
+            else:
+                with autocast(dtype=self.dtype):
+                    yield
+
+    def step(self, **kwargs) -> None:
+        if self.max_grad_norm:
+            by_module = defaultdict(list)
+            for group in self.optimizer.param_groups:
+                by_module[group.get('clip_group', 'all')] += [
+                    p for p in group['params'] if p.grad is not None
+                ]
+            for name, params in sorted(by_module.items()):
+                if params:
+                    norm = nn.utils.clip_grad_norm_(params,
+                                                    self.max_grad_norm)
+                    self.message_hub.update_scalar(f'train/grad_norm_{name}',
+                                                   float(norm))
+        super().step(**kwargs)

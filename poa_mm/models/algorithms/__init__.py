@@ -1,0 +1,3 @@
+from .poa import POA
+
+__all__ = ['POA']

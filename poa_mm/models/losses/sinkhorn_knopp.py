@@ -1,0 +1,52 @@
+"""Sinkhorn-Knopp centering of teacher logits (DINOv2 / POA)."""
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+
+def _dist_ready() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def _all_reduce(t: Tensor, op=None) -> Tensor:
+    if _dist_ready():
+        dist.all_reduce(t, op=op or dist.ReduceOp.SUM)
+    return t
+
+
+@torch.no_grad()
+def sinkhorn_knopp(logits: Tensor,
+                   temperature: float,
+                   n_iterations: int = 3,
+                   n_samples: Optional[int] = None) -> Tensor:
+    """Turn teacher logits (rows, K) into targets whose rows sum to 1.
+
+    Prototype columns are balanced jointly over the rows of every rank
+    (all-reduce when ``torch.distributed`` is initialised, local otherwise).
+
+    Args:
+        logits (Tensor): Teacher logits of this rank, (rows, K).
+        temperature (float): Teacher temperature.
+        n_iterations (int): Sinkhorn iterations. Defaults to 3.
+        n_samples (int, optional): Total rows over all ranks. Defaults to
+            None: ``rows * world_size``.
+    """
+    logits = logits.float() / temperature
+    # exp(x - max) instead of exp(x): the same result after the global
+    # normalisation below, without overflow.
+    peak = _all_reduce(logits.max().clone(), dist.ReduceOp.MAX)
+    q = torch.exp(logits - peak).t()  # (K, rows)
+    n_protos = q.shape[0]
+    if n_samples is None:
+        world = dist.get_world_size() if _dist_ready() else 1
+        n_samples = q.shape[1] * world
+    q /= _all_reduce(q.sum())
+    for _ in range(n_iterations):
+        q /= _all_reduce(q.sum(dim=1, keepdim=True))
+        q /= n_protos
+        q /= q.sum(dim=0, keepdim=True)
+        q /= n_samples
+    q *= n_samples
+    return q.t()

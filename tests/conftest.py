@@ -1,0 +1,32 @@
+"""Shared fixtures: real Fashion-MNIST images, prepared once per session."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
+FASHION_MNIST_SRC = os.environ.get('FASHION_MNIST_SRC',
+                                   '/usr/share/datasets/fashion-mnist')
+
+
+@pytest.fixture(scope='session')
+def repo_root() -> str:
+    return ROOT
+
+
+@pytest.fixture(scope='session')
+def fashion_mnist(tmp_path_factory) -> str:
+    """A small labelled-folder Fashion-MNIST (20 train / 10 test per class).
+
+    Fails (never skips) when the Debian package is missing: CI installs it.
+    """
+    out = tmp_path_factory.mktemp('data') / 'fashion_mnist'
+    subprocess.run([
+        sys.executable,
+        osp.join(ROOT, 'tools', 'prepare_fashion_mnist.py'), '--src',
+        FASHION_MNIST_SRC, '--out',
+        str(out), '--train-per-class', '20', '--test-per-class', '10'
+    ], check=True)
+    return str(out)

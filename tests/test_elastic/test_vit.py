@@ -1,0 +1,144 @@
+"""ElasticViT: exported stock VisionTransformer == elastic sub-network."""
+import random
+
+import pytest
+import torch
+from mmpretrain.registry import MODELS
+
+import poa_mm  # noqa: F401
+from poa_mm.elastic import ElasticViT, SubnetSpec
+
+TOL = 1e-5
+
+
+def randomise(model: torch.nn.Module, seed: int = 0) -> None:
+    """Random weights everywhere, LayerScale included, so that every block
+    and every slice matters."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=g)
+            if 'gamma' in name:
+                p.copy_(0.5 + 0.2 * noise)
+            elif name.endswith('ln1.weight') or name.endswith('ln2.weight'):
+                p.copy_(1 + 0.2 * noise)
+            else:
+                p.copy_(0.05 * noise)
+
+
+def build_stock(cfg: dict, state: dict) -> torch.nn.Module:
+    model = MODELS.build(cfg)
+    model.load_state_dict(state, strict=True)
+    model.eval()  # mmpretrain backbones' train() returns None
+    return model
+
+
+def assert_subnet_exact(elastic: ElasticViT, spec, images, out_indices):
+    spec = elastic.set_subnet(spec)
+    cfg, state = elastic.export_subnet(spec, out_indices=out_indices,
+                                       out_type='raw')
+    assert cfg['type'] == 'mmpretrain.VisionTransformer'
+    assert cfg['arch']['embed_dims'] == spec.width
+    assert cfg['arch']['num_layers'] == spec.depth
+    stock = build_stock(cfg, state)
+    elastic.out_type, elastic.out_indices = 'raw', list(out_indices)
+    with torch.no_grad():
+        expected = elastic(images)
+        got = stock(images)
+        cls, patch = elastic.forward_tokens(images)
+    assert len(got) == len(expected) == len(out_indices)
+    for e, o in zip(expected, got):
+        assert e.shape == o.shape
+        assert (e - o).abs().max().item() <= TOL
+    final = got[-1]  # out_indices end with -1: after the final norm
+    assert (final[:, 0] - cls).abs().max().item() <= TOL
+    assert (final[:, 1:] - patch).abs().max().item() <= TOL
+
+
+@pytest.fixture(scope='module')
+def tiny_vit():
+    model = MODELS.build(dict(type='ElasticViT', arch='tiny'))
+    randomise(model)
+    return model.eval()
+
+
+def test_every_tiny_subnet_exports_exactly(tiny_vit):
+    images = torch.randn(2, 3, 28, 28)
+    space = tiny_vit.search_space
+    assert len(space.candidates()) == 20
+    for spec in space.candidates():
+        assert_subnet_exact(tiny_vit, spec, images, out_indices=[0, 1, -1])
+
+
+def test_other_input_size_interpolates_position_embedding(tiny_vit):
+    # 36 px -> 9x9 patches vs. the 7x7 grid the embedding was built for.
+    assert_subnet_exact(tiny_vit, '96x4', torch.randn(2, 3, 36, 36), [-1])
+
+
+def test_featmap_and_cls_outputs(tiny_vit):
+    tiny_vit.set_subnet('128x5')
+    cfg, state = tiny_vit.export_subnet('128x5', out_type='featmap')
+    stock = build_stock(cfg, state)
+    tiny_vit.out_type, tiny_vit.out_indices = 'featmap', [-1]
+    x = torch.randn(2, 3, 28, 28)
+    with torch.no_grad():
+        e, o = tiny_vit(x)[0], stock(x)[0]
+    assert e.shape == (2, 128, 7, 7)
+    assert (e - o).abs().max().item() <= TOL
+
+
+def test_mask_token_replaces_masked_patches(tiny_vit):
+    x = torch.randn(2, 3, 28, 28)
+    mask = torch.zeros(2, 49, dtype=torch.bool)
+    mask[0, :10] = True
+    before = tiny_vit.set_subnet('160x4')
+    with torch.no_grad(), tiny_vit.subnet('64x3'):
+        _, plain = tiny_vit.forward_tokens(x)
+        _, masked = tiny_vit.forward_tokens(x, mask)
+    assert torch.equal(plain[1], masked[1])  # the unmasked crop is unchanged
+    assert not torch.allclose(plain[0], masked[0])
+    assert tiny_vit.active_subnet == before  # restored on exit
+
+
+@pytest.mark.parametrize('bad, message', [
+    ('100x3', 'valid widths'),
+    ('96x7', 'valid: 3..6'),
+    ('vit-xl', 'valid presets'),
+])
+def test_bad_specs_name_the_valid_choices(tiny_vit, bad, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_vit.set_subnet(bad)
+
+
+def test_bad_arch_is_refused():
+    with pytest.raises(ValueError, match='Unknown ElasticViT arch'):
+        ElasticViT(arch='gigantic')
+    with pytest.raises(ValueError, match='multiples of head_dims'):
+        ElasticViT(arch=dict(embed_dims=128, num_layers=2, head_dims=32,
+                             widths=[48, 128], depths=[1, 2]))
+
+
+def test_parameter_names_mirror_stock_vit(tiny_vit):
+    cfg, state = tiny_vit.export_subnet('max')
+    stock = MODELS.build(cfg)
+    assert set(stock.state_dict()) == set(state)
+    assert set(tiny_vit.state_dict()) - set(state) == {'mask_token'}
+
+
+@pytest.fixture(scope='module')
+def vit_large():
+    model = MODELS.build(dict(type='ElasticViT', arch='large'))
+    randomise(model, seed=1)
+    return model.eval()
+
+
+def test_vit_large_presets_and_random_subnets_export_exactly(vit_large):
+    space = vit_large.search_space
+    rng = random.Random(0)
+    specs = [space.resolve(p) for p in ('vit-s', 'vit-b', 'vit-l')]
+    specs += rng.sample(
+        [s for s in space.candidates() if s not in specs], 10)
+    images = torch.randn(1, 3, 224, 224)
+    for spec in specs:
+        assert_subnet_exact(vit_large, spec, images, out_indices=[3, -1])
+    assert SubnetSpec(384, (12, )) == space.resolve('vit-s')

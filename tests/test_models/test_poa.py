@@ -1,0 +1,109 @@
+"""The POA algorithm: one step's gradients, the EMA teacher, loss terms."""
+import pytest
+import torch
+from mmpretrain.registry import MODELS
+
+import poa_mm  # noqa: F401
+from poa_mm.elastic import SubnetSpec
+
+
+def poa_cfg(**kwargs):
+    cfg = dict(
+        type='POA',
+        backbone=dict(type='ElasticViT', arch='micro'),
+        head=dict(type='MultiProjectionHead', in_channels=128,
+                  num_prototypes=(64, 96), hidden_channels=64,
+                  bottleneck_channels=32),
+        data_preprocessor=dict(type='POADataPreprocessor', mask_grid=(7, 7)))
+    cfg.update(kwargs)
+    return cfg
+
+
+def batch(n_images=4, n_local=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    views = [
+        torch.randint(0, 256, (n_images, 3, 28, 28), generator=g,
+                      dtype=torch.uint8) for _ in range(2)
+    ] + [
+        torch.randint(0, 256, (n_images, 3, 12, 12), generator=g,
+                      dtype=torch.uint8) for _ in range(n_local)
+    ]
+    return dict(inputs=views, data_samples=None)
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    m = MODELS.build(poa_cfg())
+    m.init_weights()
+    m.train()
+    m.elastic_subnet = SubnetSpec(64, (2, ))
+    return m
+
+
+def test_one_step_gradients(model):
+    data = model.data_preprocessor(batch(), True)
+    losses = model.loss(**data)
+    assert set(losses) == {
+        'loss_dino', 'loss_same_view', 'loss_ibot', 'loss_koleo'
+    }
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert losses['loss_ibot'] > 0  # iBOT is active by default
+    sum(losses.values()).backward()
+
+    params = dict(model.named_parameters())
+    # Block 1 of the 4-block supernet is not in the 2-deep elastic student
+    # (it keeps blocks 0 and 3): only the intact student trains it.
+    only_intact = params['backbone.layers.1.ffn.layers.1.weight']
+    assert only_intact.grad is not None and only_intact.grad.abs().sum() > 0
+    assert all(p.grad is None for n, p in params.items()
+               if n.startswith('teacher.'))
+    assert all(not p.requires_grad for n, p in params.items()
+               if n.startswith('teacher.'))
+
+
+def test_elastic_gradient_is_confined_to_its_slice(model):
+    data = model.data_preprocessor(batch(), True)
+    losses = model.loss(**data)
+    qkv = model.backbone.layers[3].attn.qkv.weight
+    (grad, ) = torch.autograd.grad(losses['loss_same_view'], qkv)
+    grad = grad.view(3, 128, 128)
+    assert grad[:, :64, :64].abs().sum() > 0  # used by the 64-wide student
+    assert grad[:, 64:].abs().sum() == 0 and grad[:, :, 64:].abs().sum() == 0
+    # ... and never by a block it skips.
+    unused = model.backbone.layers[1].attn.qkv.weight
+    assert torch.autograd.grad(losses['loss_same_view'], unused,
+                               allow_unused=True)[0] is None
+
+
+def test_teacher_is_an_ema_of_backbone_and_heads(model):
+    t_before = {k: v.clone() for k, v in model.teacher.state_dict().items()}
+    with torch.no_grad():
+        for p in model.backbone.parameters():
+            p.add_(1.)
+        for p in model.head.parameters():
+            p.add_(1.)
+    model.update_teacher(momentum=0.9)
+    for name in ('backbone', 'head'):
+        student = dict(getattr(model, name).named_parameters())
+        for key, t in model.teacher[name].named_parameters():
+            old = t_before[f'{name}.{key}']
+            expected = 0.9 * old + 0.1 * student[key]
+            assert torch.allclose(t, expected, atol=1e-6), key
+    assert not model.teacher.training
+    model.train()
+    assert not model.teacher.training
+
+
+def test_without_elastic_branch_and_without_ibot(model):
+    model.ibot_active = False
+    data = model.data_preprocessor(batch(), True)
+    losses = model.loss(**data)
+    assert losses['loss_ibot'] == 0
+    two_branch = MODELS.build(poa_cfg(use_elastic=False))
+    two_branch.elastic_subnet = None
+    losses = two_branch.loss(**two_branch.data_preprocessor(batch(), True))
+    assert losses['loss_same_view'] == 0
+    model.elastic_subnet = None
+    with pytest.raises(RuntimeError, match='ElasticSamplingHook'):
+        model.loss(**data)

@@ -1,0 +1,126 @@
+"""tools/train.py and tools/dist_train.sh on the tiny POA config, CPU."""
+import glob
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+CONFIG = 'configs/poa/poa_vit-tiny_1xb64-1500i_fashion-mnist.py'
+
+
+def write_config(tmp_path, repo_root, data_root, max_iters, record_dir,
+                 extra=''):
+    """A small real config on top of the tiny Fashion-MNIST recipe."""
+    path = tmp_path / f'cfg_{max_iters}_{osp.basename(record_dir)}.py'
+    path.write_text(f'''
+_base_ = [{osp.join(repo_root, CONFIG)!r}]
+custom_imports = dict(
+    imports=['poa_mm', 'tests.helpers.record_hook'],
+    allow_failed_imports=False)
+max_iters = {max_iters}
+model = dict(
+    backbone=dict(arch='micro', drop_path_rate=0.0),
+    head=dict(in_channels=128, num_prototypes=(64, 128),
+              hidden_channels=64, bottleneck_channels=32))
+train_dataloader = dict(
+    batch_size=4, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root={data_root!r}))
+train_cfg = dict(max_iters=max_iters)
+custom_hooks = [
+    dict(type='POAScheduleHook', max_iters=max_iters, lr=1e-3,
+         warmup_iters=1, freeze_last_layer_iters=1, ibot_start_iter=2,
+         teacher_temp_warmup_iters=2),
+    dict(type='ElasticSamplingHook'),
+    dict(type='RankRecorderHook', out_dir={str(record_dir)!r}),
+]
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=1),
+    checkpoint=dict(type='CheckpointHook', interval=3, by_epoch=False))
+log_processor = dict(window_size=1)
+{extra}
+''')
+    return str(path)
+
+
+def run(cmd, repo_root, **env):
+    full_env = dict(os.environ, PYTHONPATH=repo_root, OMP_NUM_THREADS='1',
+                    **env)
+    proc = subprocess.run(cmd, cwd=repo_root, env=full_env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def records(folder, rank=0):
+    with open(osp.join(folder, f'rank{rank}.json')) as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory, repo_root, fashion_mnist):
+    tmp = tmp_path_factory.mktemp('train')
+    cfg = write_config(tmp, repo_root, fashion_mnist, 6, tmp / 'rec')
+    run([sys.executable, 'tools/train.py', cfg, '--work-dir',
+         str(tmp / 'work')], repo_root)
+    return tmp
+
+
+def test_train_writes_a_poa_checkpoint(uninterrupted):
+    work = uninterrupted / 'work'
+    ckpt_path = work / 'iter_6.pth'
+    assert ckpt_path.exists() and (work / 'iter_3.pth').exists()
+    ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
+    assert ckpt['meta']['iter'] == 6
+    state = ckpt['state_dict']
+    assert any(k.startswith('teacher.backbone.layers.') for k in state)
+    assert any(k.startswith('backbone.layers.') for k in state)
+    sampler = ckpt['elastic_sampler']
+    assert sampler['world_size'] == 1 and sampler['states'][0]['position']
+    recs = records(uninterrupted / 'rec')
+    assert [r['iter'] for r in recs] == list(range(6))
+    assert all(r['subnet'] != '128x4' for r in recs)  # never the intact
+    assert recs[0]['loss_ibot'] == 0 and recs[-1]['loss_ibot'] > 0
+    # the teacher moved away from the student (EMA, not a copy)
+    assert not torch.equal(state['teacher.backbone.pos_embed'],
+                           state['backbone.pos_embed'])
+
+
+def test_resume_reproduces_the_uninterrupted_run(uninterrupted, repo_root,
+                                                 fashion_mnist, tmp_path):
+    work = tmp_path / 'work'
+    work.mkdir()
+    shutil.copy(uninterrupted / 'work' / 'iter_3.pth', work / 'iter_3.pth')
+    cfg = write_config(tmp_path, repo_root, fashion_mnist, 6,
+                       tmp_path / 'rec')
+    run([sys.executable, 'tools/train.py', cfg, '--work-dir', str(work),
+         '--resume', str(work / 'iter_3.pth')], repo_root)
+    full = records(uninterrupted / 'rec')[3:]
+    resumed = records(tmp_path / 'rec')
+    assert [r['iter'] for r in resumed] == [3, 4, 5]
+    assert [r['subnet'] for r in resumed] == [r['subnet'] for r in full]
+    for a, b in zip(full, resumed):
+        for key in ('loss_dino', 'loss_same_view', 'loss_ibot',
+                    'loss_koleo'):
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), key
+
+
+def test_dist_train_two_cpu_ranks(repo_root, fashion_mnist, tmp_path):
+    cfg = write_config(tmp_path, repo_root, fashion_mnist, 4,
+                       tmp_path / 'rec')
+    port = str(29500 + os.getpid() % 1000)
+    run([
+        'bash', 'tools/dist_train.sh', cfg, '2', '--work-dir',
+        str(tmp_path / 'work')
+    ], repo_root, MASTER_PORT=port, PYTHON=sys.executable)
+    r0, r1 = records(tmp_path / 'rec', 0), records(tmp_path / 'rec', 1)
+    assert [r['iter'] for r in r0] == [r['iter'] for r in r1] == [0, 1, 2, 3]
+    assert [r['subnet'] for r in r0] != [r['subnet'] for r in r1]
+    for r in r0 + r1:
+        assert all(v == v and abs(v) < 1e4 for k, v in r.items()
+                   if k.startswith('loss'))  # finite, not diverging
+    assert glob.glob(str(tmp_path / 'work' / 'iter_3.pth'))

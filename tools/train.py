@@ -1,0 +1,120 @@
+"""Train with any OpenMMLab 2.x config (MMPretrain, MMDetection or
+MMSegmentation scope), on GPUs or CPU-only machines, single process or
+distributed (``tools/dist_train.sh``)."""
+import argparse
+import os
+import os.path as osp
+import sys
+
+# Checkpoints written by mmengine's Runner hold non-tensor objects
+# (HistoryBuffer, numpy scalars) and torch>=2.6 refuses them under the new
+# ``weights_only=True`` default (mmengine issue 1655). They are the user's
+# own, trusted files: allow full unpickling for this process only.
+os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+
+import torch  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='where to save logs and models')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the given checkpoint, or from the latest one in '
+        'the work dir when no path is given')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='mixed precision: fp16 AMP on GPU, bf16 autocast on CPU')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings in the config, key=value pairs')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def init_cpu_distributed(launcher: str) -> None:
+    """Initialise gloo ourselves on machines without CUDA.
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` unconditionally;
+    once a process group exists the Runner skips it.
+    """
+    if launcher == 'slurm':
+        os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
+        os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
+        os.environ.setdefault('LOCAL_RANK', os.environ['SLURM_LOCALID'])
+        os.environ.setdefault('MASTER_PORT', '29500')
+        if 'MASTER_ADDR' not in os.environ:
+            raise RuntimeError('set MASTER_ADDR for a CPU slurm run')
+    torch.distributed.init_process_group(backend='gloo')
+
+
+def build_config(args) -> Config:
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if torch.cuda.is_available():
+            if optim_wrapper in ('OptimWrapper', 'mmengine.OptimWrapper'):
+                cfg.optim_wrapper.type = 'AmpOptimWrapper'
+                cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        else:
+            # AmpOptimWrapper refuses CPU; bf16 autocast works on both.
+            cfg.optim_wrapper.type = 'mmpretrain.BF16AutocastOptimWrapper'
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    if args.launcher != 'none' and not torch.cuda.is_available():
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel',
+            device_ids=None,
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = build_config(args)
+    if args.launcher != 'none' and not torch.cuda.is_available() \
+            and not torch.distributed.is_initialized():
+        init_cpu_distributed(args.launcher)
+    if args.amp:
+        import poa_mm  # noqa: F401  (registers the bf16 wrapper)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
