@@ -96,11 +96,14 @@ def build_config(args) -> Config:
         cfg.load_from = args.resume
 
     if args.launcher != 'none' and not torch.cuda.is_available():
-        cfg.model_wrapper_cfg = dict(
+        # CPU processes: DDP without device ids (gloo).
+        wrapper = dict(
             type='MMDistributedDataParallel',
-            device_ids=None,
             broadcast_buffers=False,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
+        wrapper.update(cfg.get('model_wrapper_cfg') or {})
+        wrapper['device_ids'] = None
+        cfg.model_wrapper_cfg = wrapper
     return cfg
 
 

@@ -16,13 +16,13 @@ env_cfg = dict(
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     dist_cfg=dict(backend='nccl'),
 )
-# The sampled sub-network is shown as it is, not averaged over the window.
+# The sampled sub-network is shown as drawn (a window of 1), not averaged.
 log_processor = dict(
     window_size=10,
     by_epoch=False,
     custom_cfg=[
-        dict(data_src='subnet_width', method_name='current'),
-        dict(data_src='subnet_depth', method_name='current'),
+        dict(data_src='subnet_width', method_name='mean', window_size=1),
+        dict(data_src='subnet_depth', method_name='mean', window_size=1),
     ])
 log_level = 'INFO'
 load_from = None

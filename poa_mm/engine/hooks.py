@@ -2,7 +2,7 @@
 from typing import Optional
 
 import numpy as np
-from mmengine.dist import all_gather_object, get_rank, get_world_size
+from mmengine.dist import get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
@@ -23,8 +23,12 @@ class ElasticSamplingHook(Hook):
     without replacement, reshuffling after each pass. By default each rank
     has its own sampler seeded ``seed + rank`` (different sub-networks on
     different ranks, as the paper); ``same_for_all_ranks=True`` seeds every
-    rank alike. The samplers' states are saved in checkpoints (every rank's)
-    and restored on resume; the sampled sub-network is logged.
+    rank alike. The sampled sub-network is logged.
+
+    Checkpoints record the seed and the number of draws; on resume every
+    rank rebuilds its sampler and replays that many draws, so the sequence
+    continues exactly (only rank 0 writes checkpoints, so per-rank states
+    could not be gathered at save time).
 
     Args:
         seed (int, optional): Defaults to None: the runner's seed.
@@ -37,23 +41,28 @@ class ElasticSamplingHook(Hook):
         self.seed = seed
         self.same_for_all_ranks = same_for_all_ranks
         self.sampler: Optional[SubnetSampler] = None
-        self._pending_state = None
+        self.draws = 0
+        self._replay = 0
+
+    def _base_seed(self, runner) -> int:
+        return self.seed if self.seed is not None else (runner.seed or 0)
 
     def _build(self, runner) -> SubnetSampler:
         if self.sampler is None:
-            model = _unwrap(runner.model)
-            seed = self.seed if self.seed is not None else (runner.seed or 0)
+            seed = self._base_seed(runner)
             if not self.same_for_all_ranks:
                 seed += get_rank()
             self.sampler = SubnetSampler(
-                model.backbone.search_space.elastic_multiset, seed)
-            if self._pending_state is not None:
-                self.sampler.load_state_dict(self._pending_state)
-                self._pending_state = None
+                _unwrap(runner.model).backbone.search_space.elastic_multiset,
+                seed)
+            for _ in range(self._replay):
+                next(self.sampler)
+            self.draws, self._replay = self._replay, 0
         return self.sampler
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None):
         spec = next(self._build(runner))
+        self.draws += 1
         _unwrap(runner.model).elastic_subnet = spec
         runner.message_hub.update_info('elastic_subnet', str(spec))
         # Logged as numbers so that the log processor shows them.
@@ -62,28 +71,24 @@ class ElasticSamplingHook(Hook):
                                          sum(spec.depths))
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = self._build(runner).state_dict()
-        states = all_gather_object(state) if get_world_size() > 1 else [
-            state
-        ]
         checkpoint['elastic_sampler'] = dict(
-            world_size=get_world_size(),
+            seed=self._base_seed(runner),
             same_for_all_ranks=self.same_for_all_ranks,
-            states=states)
+            world_size=get_world_size(),
+            draws=self.draws)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         saved = checkpoint.get('elastic_sampler')
         if saved is None:
             return
-        if saved['world_size'] != get_world_size():
+        if saved['world_size'] != get_world_size() or \
+                saved['seed'] != self._base_seed(runner):
             print_log(
-                f'ElasticSamplingHook: the checkpoint was written by '
-                f'{saved["world_size"]} ranks, this run has '
-                f'{get_world_size()}; sub-network sampling restarts.',
+                'ElasticSamplingHook: the checkpoint was written with another '
+                'world size or seed; sub-network sampling restarts.',
                 logger='current')
             return
-        self._pending_state = saved['states'][get_rank()]
-        self.sampler = None
+        self.sampler, self._replay = None, int(saved['draws'])
 
 
 def cosine_schedule(base: float, final: float, total_iters: int,

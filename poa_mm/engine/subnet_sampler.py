@@ -33,21 +33,3 @@ class SubnetSampler:
 
     def __iter__(self):
         return self
-
-    def state_dict(self) -> dict:
-        """Plain-typed state (loads under ``weights_only=True``)."""
-        version, internal, gauss = self.rng.getstate()
-        return dict(
-            multiset=[str(s) for s in self.multiset],
-            rng=[version, list(internal), gauss],
-            order=list(self.order),
-            position=self.position)
-
-    def load_state_dict(self, state: dict) -> None:
-        if state['multiset'] != [str(s) for s in self.multiset]:
-            raise ValueError('the saved sampler state belongs to another '
-                             'search space')
-        version, internal, gauss = state['rng']
-        self.rng.setstate((version, tuple(internal), gauss))
-        self.order = list(state['order'])
-        self.position = int(state['position'])

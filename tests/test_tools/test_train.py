@@ -20,7 +20,7 @@ def write_config(tmp_path, repo_root, data_root, max_iters, record_dir,
     path.write_text(f'''
 _base_ = [{osp.join(repo_root, CONFIG)!r}]
 custom_imports = dict(
-    imports=['poa_mm', 'tests.helpers.record_hook'],
+    imports=['poa_mm', 'poa_test_helpers.record_hook'],
     allow_failed_imports=False)
 max_iters = {max_iters}
 model = dict(
@@ -48,10 +48,11 @@ log_processor = dict(window_size=1)
 
 
 def run(cmd, repo_root, **env):
-    full_env = dict(os.environ, PYTHONPATH=repo_root, OMP_NUM_THREADS='1',
+    full_env = dict(os.environ,
+                    PYTHONPATH=f'{repo_root}:{repo_root}/tests', OMP_NUM_THREADS='1',
                     **env)
     proc = subprocess.run(cmd, cwd=repo_root, env=full_env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
 
@@ -80,7 +81,7 @@ def test_train_writes_a_poa_checkpoint(uninterrupted):
     assert any(k.startswith('teacher.backbone.layers.') for k in state)
     assert any(k.startswith('backbone.layers.') for k in state)
     sampler = ckpt['elastic_sampler']
-    assert sampler['world_size'] == 1 and sampler['states'][0]['position']
+    assert sampler['world_size'] == 1 and sampler['draws'] == 6
     recs = records(uninterrupted / 'rec')
     assert [r['iter'] for r in recs] == list(range(6))
     assert all(r['subnet'] != '128x4' for r in recs)  # never the intact
