@@ -1,5 +1,9 @@
-from .knn import (build_folder_loader, evaluate_subnets, extract_features,
-                  weighted_knn)
+from .knn import (
+                  build_folder_loader,
+                  evaluate_subnets,
+                  extract_features,
+                  weighted_knn,
+)
 
 __all__ = [
     'build_folder_loader', 'evaluate_subnets', 'extract_features',

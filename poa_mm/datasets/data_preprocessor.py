@@ -1,5 +1,5 @@
 """Batches POA's multi-crop views and draws the iBOT masks."""
-from typing import Optional, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ class POADataPreprocessor(BaseDataPreprocessor):
     Produces ``inputs = dict(global_crops, local_crops, masks,
     mask_weights)``: global crops (n_global * B, C, H, W) as
     ``[crop1 of all B; crop2 of all B]``, local crops likewise, boolean
-    masks (n_global * B, h * w) on the patch grid, and ``1 / |M_i|`` per
+    masks (n_global * B, h, w) on the mask grid, and ``1 / |M_i|`` per
     masked patch (in ``masks.nonzero()`` order).
 
     The mask generator is reseeded every iteration from ``(seed, rank,
@@ -89,6 +89,6 @@ class POADataPreprocessor(BaseDataPreprocessor):
         inputs = dict(
             global_crops=global_crops,
             local_crops=local_crops,
-            masks=masks,
+            masks=masks.view(-1, *self.mask_generator.grid),
             mask_weights=mask_patch_weights(masks))
         return dict(inputs=inputs, data_samples=data.get('data_samples'))

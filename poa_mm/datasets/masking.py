@@ -24,6 +24,7 @@ class BlockMaskGenerator:
                  max_patches_per_block: Optional[int] = None,
                  min_aspect: float = 0.3):
         self.height, self.width = grid
+        self.grid = (self.height, self.width)
         self.num_patches = self.height * self.width
         self.min_block = min_patches_per_block
         self.max_block = max_patches_per_block or int(0.5 * self.num_patches)

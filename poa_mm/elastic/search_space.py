@@ -105,7 +105,8 @@ class SearchSpace:
                 f'"{self.intact}"') from None
         return self.validate(spec)
 
-    def select(self, names: Iterable[Union[str, SubnetSpec]]) -> List[SubnetSpec]:
+    def select(self, names: Iterable[Union[str, SubnetSpec]]
+               ) -> List[SubnetSpec]:
         """Resolve a list of names; ``'all'`` expands to every candidate.
 
         Duplicates are dropped; the result is ordered by cost.

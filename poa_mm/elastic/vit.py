@@ -1,9 +1,8 @@
 """ElasticViT: a Vision Transformer supernet whose sub-networks are stock
 ``mmpretrain.VisionTransformer`` models."""
 import copy
-import math
 from contextlib import contextmanager
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -15,8 +14,12 @@ from mmpretrain.registry import MODELS
 from torch import Tensor
 
 from .search_space import SearchSpace, evenly_spaced_indices, grid_search_space
-from .slicing import (input_scale, slice_channels, slice_grouped_rows,
-                      slice_linear)
+from .slicing import (
+    input_scale,
+    slice_channels,
+    slice_grouped_rows,
+    slice_linear,
+)
 from .spec import SubnetSpec
 
 
@@ -135,17 +138,11 @@ class ElasticTransformerLayer(nn.Module):
         self.ffn = _FFN(dims, hidden, layer_scale)
 
     def _p(self, name: str, geometry: ViTSlice) -> Optional[Tensor]:
-        param = self.get_parameter(name) if name in self._names else None
-        return None if param is None else slice_vit_tensor(
-            name, param, geometry)
-
-    @property
-    def _names(self):
-        names = getattr(self, '_name_cache', None)
-        if names is None:
-            names = {n for n, _ in self.named_parameters()}
-            self._name_cache = names
-        return names
+        try:
+            param = self.get_parameter(name)
+        except AttributeError:  # e.g. no qkv bias
+            return None
+        return slice_vit_tensor(name, param, geometry)
 
     def _norm(self, x: Tensor, name: str, g: ViTSlice) -> Tensor:
         return F.layer_norm(x, (g.width, ), self._p(f'{name}.weight', g),
@@ -403,7 +400,8 @@ class ElasticViT(BaseBackbone):
         return slice_vit_tensor(name, self.get_parameter(name),
                                 self._geometry)
 
-    def _embed(self, x: Tensor, mask: Optional[Tensor]) -> Tuple[Tensor, Tuple]:
+    def _embed(self, x: Tensor,
+               mask: Optional[Tensor]) -> Tuple[Tensor, Tuple]:
         B, _, H, W = x.shape
         p = self.patch_size
         pad_h, pad_w = -H % p, -W % p  # mmcv PatchEmbed 'corner' padding
@@ -459,11 +457,22 @@ class ElasticViT(BaseBackbone):
                 outs.append(self._format(x, hw))
         return tuple(outs)
 
-    def forward_tokens(self, x: Tensor,
-                       mask: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+    def forward_tokens(self, x: Tensor, mask: Optional[Tensor] = None,
+                       grid: Optional[Tuple[int, int]] = None
+                       ) -> Tuple[Tensor, Tensor]:
         """What POA's losses use: the normed CLS token (N, w) and patch
-        tokens (N, h*w, w) of the active sub-network."""
-        x, _ = self._embed(x, mask)
+        tokens (N, h*w, w) of the active sub-network.
+
+        Args:
+            x (Tensor): Images (N, C, H, W).
+            mask (Tensor, optional): (N, h, w) booleans on the patch grid.
+            grid (tuple, optional): The grid the patch tokens must be on;
+                for a ViT it must be the patch grid.
+        """
+        x, hw = self._embed(x, mask)
+        if grid is not None and tuple(grid) != tuple(hw):
+            raise ValueError(f'the mask grid {tuple(grid)} must equal the '
+                             f'ViT patch grid {tuple(hw)}')
         for block_id in self._block_ids:
             x = self.layers[block_id](x, self._geometry)
         x = self._final_norm(x)

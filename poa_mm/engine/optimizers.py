@@ -8,8 +8,11 @@ import torch.nn as nn
 from mmengine.model import is_model_wrapper
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
 from mmengine.runner.amp import autocast
-from mmpretrain.registry import (OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS,
-                                 OPTIMIZERS)
+from mmpretrain.registry import (
+    OPTIM_WRAPPER_CONSTRUCTORS,
+    OPTIM_WRAPPERS,
+    OPTIMIZERS,
+)
 
 
 def _no_weight_decay(name: str, param: torch.Tensor) -> bool:

@@ -1,9 +1,15 @@
 from .algorithms import POA
+from .backbones import POAStaticResNet
 from .heads import MultiProjectionHead, ProjectionHead
-from .losses import (DINOClsLoss, IBOTPatchLoss, KoLeoLoss,
-                     SameViewDistillLoss, sinkhorn_knopp)
+from .losses import (
+                     DINOClsLoss,
+                     IBOTPatchLoss,
+                     KoLeoLoss,
+                     SameViewDistillLoss,
+                     sinkhorn_knopp,
+)
 
 __all__ = [
-    'POA', 'MultiProjectionHead', 'ProjectionHead', 'DINOClsLoss',
+    'POA', 'POAStaticResNet', 'MultiProjectionHead', 'ProjectionHead', 'DINOClsLoss',
     'IBOTPatchLoss', 'KoLeoLoss', 'SameViewDistillLoss', 'sinkhorn_knopp'
 ]

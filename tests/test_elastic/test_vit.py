@@ -91,6 +91,7 @@ def test_mask_token_replaces_masked_patches(tiny_vit):
     x = torch.randn(2, 3, 28, 28)
     mask = torch.zeros(2, 49, dtype=torch.bool)
     mask[0, :10] = True
+    mask = mask.view(2, 7, 7)
     before = tiny_vit.set_subnet('160x4')
     with torch.no_grad(), tiny_vit.subnet('64x3'):
         _, plain = tiny_vit.forward_tokens(x)

@@ -8,9 +8,14 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from poa_mm.models.losses import (DINOClsLoss, IBOTPatchLoss, KoLeoLoss,
-                                  SameViewDistillLoss, sinkhorn_knopp)
 from poa_mm.datasets import mask_patch_weights
+from poa_mm.models.losses import (
+    DINOClsLoss,
+    IBOTPatchLoss,
+    KoLeoLoss,
+    SameViewDistillLoss,
+    sinkhorn_knopp,
+)
 
 LN3 = math.log(3)
 
@@ -34,7 +39,8 @@ def test_dino_pairs_each_global_crop_with_the_other_teacher_crop():
     got = loss(glob, zl, targets)
     expected = math.log(4 / 3) + math.log(2) + math.log(4 / 3) + math.log(4)
     assert got.item() == pytest.approx(expected)
-    assert DINOClsLoss.num_pairs(2, 8) == 18 and DINOClsLoss.num_pairs(2, 1) == 4
+    assert DINOClsLoss.num_pairs(2, 8) == 18
+    assert DINOClsLoss.num_pairs(2, 1) == 4
 
 
 def test_dino_means_over_the_batch():

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-CONFIG = 'configs/poa/poa_vit-tiny_1xb64-1500i_fashion-mnist.py'
+CONFIG = 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
 
 
 def write_config(tmp_path, repo_root, data_root, max_iters, record_dir,
@@ -48,9 +48,8 @@ log_processor = dict(window_size=1)
 
 
 def run(cmd, repo_root, **env):
-    full_env = dict(os.environ,
-                    PYTHONPATH=f'{repo_root}:{repo_root}/tests', OMP_NUM_THREADS='1',
-                    **env)
+    full_env = dict(os.environ, OMP_NUM_THREADS='1', **env)
+    full_env['PYTHONPATH'] = f'{repo_root}:{repo_root}/tests'
     proc = subprocess.run(cmd, cwd=repo_root, env=full_env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -26,8 +26,9 @@ class POA(BaseSelfSupervisor):
         L = mean_h [DINO_h + (1 - lambda) SV_h + IBOT_h] + KOLEO
 
     The backbone must implement the elastic contract (``search_space``,
-    ``subnet(spec)``, ``forward_tokens(x, mask)``); how it slices itself is
-    its own business.
+    ``subnet(spec)``, ``forward_tokens(x, mask, grid)`` returning the pooled
+    feature and patch tokens on the mask grid); how it slices itself is its
+    own business.
 
     Args:
         backbone (dict): An elastic backbone.
@@ -121,10 +122,11 @@ class POA(BaseSelfSupervisor):
                          ibot: bool) -> List[dict]:
         backbone, head = self.teacher['backbone'], self.teacher['head']
         with torch.no_grad(), backbone.subnet(backbone.search_space.intact):
-            cls, patch = backbone.forward_tokens(global_crops)
+            cls, patch = backbone.forward_tokens(
+                global_crops, grid=tuple(masks.shape[1:]))
             rows = [cls]
             if ibot:
-                rows.append(patch[masks])
+                rows.append(patch[masks.flatten(1)])
             logits = head(torch.cat(rows))
         targets = []
         for out in logits:
@@ -143,10 +145,11 @@ class POA(BaseSelfSupervisor):
                  local_crops: Tensor, masks: Tensor, ibot: bool) -> dict:
         with self.backbone.subnet(spec):
             cls_g, patch_g = self.backbone.forward_tokens(
-                global_crops, masks if ibot else None)
+                global_crops, masks if ibot else None,
+                grid=tuple(masks.shape[1:]))
             cls_l = (self.backbone.forward_tokens(local_crops)[0]
                      if local_crops.shape[0] else cls_g[:0])
-        rows = [cls_l, cls_g] + ([patch_g[masks]] if ibot else [])
+        rows = [cls_l, cls_g] + ([patch_g[masks.flatten(1)]] if ibot else [])
         logits = self.head(torch.cat(rows))
         n_l, n_g = cls_l.shape[0], cls_g.shape[0]
         return dict(

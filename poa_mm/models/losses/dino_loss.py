@@ -10,7 +10,8 @@ from torch import Tensor
 from .sinkhorn_knopp import sinkhorn_knopp
 
 
-def cross_entropy(targets: Tensor, logits: Tensor, temperature: float) -> Tensor:
+def cross_entropy(targets: Tensor, logits: Tensor,
+                  temperature: float) -> Tensor:
     """Per-row ``-sum_k p_k log softmax(z / T)_k``."""
     return -(targets * F.log_softmax(logits.float() / temperature,
                                      dim=-1)).sum(dim=-1)

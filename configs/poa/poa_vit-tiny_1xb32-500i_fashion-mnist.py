@@ -1,16 +1,22 @@
 # POA on Fashion-MNIST, CPU-sized: a 192-wide, 6-deep ElasticViT supernet
-# (patch 4 on 28 px images; 20 sub-networks) trained in minutes on 2 cores.
-# Same method and loss weighting as the paper recipe, scaled-down numbers.
+# (patch 4 on 28 px images; 20 sub-networks) trained in about 7 minutes on
+# 2 CPU cores (about 0.8 s per iteration). Same method, loss weighting and
+# schedule shapes as the paper recipe; scaled-down numbers.
 _base_ = ['../_base_/poa_runtime.py']
 
-max_iters = 1500
-iters_per_epoch = 100  # schedule "epochs" for the scaled-down recipe
+max_iters = 500
+iters_per_epoch = 50  # schedule "epochs" for the scaled-down recipe
 
 model = dict(
     type='POA',
     backbone=dict(
-        type='ElasticViT', arch='tiny', drop_path_rate=0.1,
-        layer_scale_init_value=1e-5),
+        type='ElasticViT',
+        arch='tiny',
+        drop_path_rate=0.1,
+        # The paper's 1e-5 leaves the CLS token almost image-independent for
+        # the first few hundred iterations (uniform Sinkhorn targets); a
+        # 500-iteration run needs the blocks to contribute from the start.
+        layer_scale_init_value=0.1),
     head=dict(
         type='MultiProjectionHead',
         in_channels=192,
@@ -41,8 +47,8 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(
-    batch_size=64,
-    num_workers=2,
+    batch_size=32,
+    num_workers=1,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
@@ -81,7 +87,7 @@ custom_hooks = [
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=25),
-    checkpoint=dict(type='CheckpointHook', interval=500, by_epoch=False))
+    checkpoint=dict(type='CheckpointHook', interval=250, by_epoch=False))
 
 # k-NN evaluation (tools/knn_eval.py): folders and pipeline.
 knn_cfg = dict(

@@ -1,0 +1,88 @@
+"""Elastic overhead: ElasticViT at a sub-network vs. the stock
+``mmpretrain.VisionTransformer`` of the exported arch, forward + backward,
+both measured in this run. Target ratio <= 1.10.
+
+    python benchmarks/elastic_overhead.py [--device cuda --dtype bfloat16]
+"""
+import argparse
+import os.path as osp
+import sys
+
+import torch
+from mmpretrain.registry import MODELS
+
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from common import device_name, time_it, write_json  # noqa: E402
+
+import poa_mm  # noqa: E402,F401
+
+SUBNETS = {
+    'base': ['384x12', '576x8', '768x12'],
+    'large': ['384x12', '768x12', '640x16'],
+}
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument('--archs', nargs='+', default=['base', 'large'])
+    p.add_argument('--batch-size', type=int, default=8)
+    p.add_argument('--img-size', type=int, default=224)
+    p.add_argument('--device', default='cuda' if torch.cuda.is_available()
+                   else 'cpu')
+    p.add_argument('--dtype', default='float32',
+                   choices=['float32', 'bfloat16'],
+                   help='autocast dtype (bfloat16 on GPU)')
+    p.add_argument('--warmup', type=int, default=1)
+    p.add_argument('--reps', type=int, default=3)
+    p.add_argument('--out', default='benchmarks/results/elastic_overhead.json')
+    return p.parse_args()
+
+
+def fwd_bwd(model, images, dtype):
+    def step():
+        with torch.autocast(images.device.type, dtype=dtype,
+                            enabled=dtype != torch.float32):
+            out = model(images)[0]
+        out.float().sum().backward()
+    return step
+
+
+def main():
+    args = parse_args()
+    device = torch.device(args.device)
+    dtype = getattr(torch, args.dtype)
+    images = torch.randn(args.batch_size, 3, args.img_size, args.img_size,
+                         device=device)
+    rows = []
+    for arch in args.archs:
+        elastic = MODELS.build(dict(type='ElasticViT', arch=arch)).to(device)
+        for name in SUBNETS[arch]:
+            spec = elastic.set_subnet(name)
+            cfg, state = elastic.export_subnet(spec)
+            stock = MODELS.build(cfg)
+            stock.load_state_dict(state, strict=True)
+            stock.to(device).train()
+            elastic.train()
+            t_stock = time_it(fwd_bwd(stock, images, dtype), device,
+                              args.warmup, args.reps)
+            t_elastic = time_it(fwd_bwd(elastic, images, dtype), device,
+                                args.warmup, args.reps)
+            row = dict(supernet=arch, subnet=str(spec),
+                       stock_s=t_stock, elastic_s=t_elastic,
+                       ratio=t_elastic / t_stock)
+            rows.append(row)
+            print(f'{arch:>6} {str(spec):>8}: stock {t_stock * 1e3:8.1f} ms'
+                  f'  elastic {t_elastic * 1e3:8.1f} ms'
+                  f'  ratio {row["ratio"]:.3f}')
+            del stock
+            elastic.zero_grad(set_to_none=True)
+        del elastic
+    write_json(args.out, dict(
+        benchmark='elastic_overhead', device=device_name(device),
+        dtype=args.dtype, batch_size=args.batch_size,
+        img_size=args.img_size, rows=rows))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,130 @@
+"""One POA training step vs. the same step with the elastic branch switched
+off (a DINOv2-style two-branch step: teacher + intact student), same
+backbone, heads and crops. Each mode runs in its own process so that peak
+memory (CUDA max allocated, or peak RSS on CPU) is its own. Target time
+ratio <= 1.5.
+
+    python benchmarks/train_step.py                       # tiny, CPU
+    python benchmarks/train_step.py --arch large --global-size 224 \
+        --local-size 96 --local-crops 8 --batch-size 16 --device cuda \
+        --dtype bfloat16 --patch-grid 14                 # paper geometry
+"""
+import argparse
+import json
+import os.path as osp
+import resource
+import subprocess
+import sys
+
+import torch
+
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument('--arch', default='tiny')
+    p.add_argument('--batch-size', type=int, default=32)
+    p.add_argument('--global-size', type=int, default=28)
+    p.add_argument('--local-size', type=int, default=12)
+    p.add_argument('--local-crops', type=int, default=4)
+    p.add_argument('--patch-grid', type=int, default=7)
+    p.add_argument('--prototypes', type=int, nargs='+',
+                   default=[512, 1024, 2048, 4096])
+    p.add_argument('--device', default='cuda' if torch.cuda.is_available()
+                   else 'cpu')
+    p.add_argument('--dtype', default='float32',
+                   choices=['float32', 'bfloat16'])
+    p.add_argument('--warmup', type=int, default=2)
+    p.add_argument('--reps', type=int, default=5)
+    p.add_argument('--mode', choices=['poa', 'two-branch'],
+                   help=argparse.SUPPRESS)
+    p.add_argument('--out', default='benchmarks/results/train_step.json')
+    return p.parse_args(argv)
+
+
+def run_mode(args) -> dict:
+    from common import device_name, time_it
+    from mmpretrain.registry import MODELS
+
+    import poa_mm  # noqa: F401
+
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    backbone = dict(type='ElasticViT', arch=args.arch,
+                    img_size=args.global_size, drop_path_rate=0.1)
+    probe = MODELS.build(backbone)
+    model = MODELS.build(dict(
+        type='POA', backbone=backbone,
+        head=dict(type='MultiProjectionHead',
+                  in_channels=probe.embed_dims,
+                  num_prototypes=args.prototypes),
+        use_elastic=args.mode == 'poa',
+        data_preprocessor=dict(type='POADataPreprocessor',
+                               mask_grid=(args.patch_grid, ) * 2))).to(device)
+    del probe
+    model.train()
+    # A fixed mid-sized sub-network keeps the two runs comparable.
+    space = model.backbone.search_space
+    model.elastic_subnet = space.elastic_multiset[len(space.sampling) // 2]
+    optim = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    gen = torch.Generator().manual_seed(0)
+    b = args.batch_size
+    views = [torch.randint(0, 256, (b, 3, args.global_size, args.global_size),
+                           generator=gen, dtype=torch.uint8)
+             for _ in range(2)]
+    views += [torch.randint(0, 256, (b, 3, args.local_size, args.local_size),
+                            generator=gen, dtype=torch.uint8)
+              for _ in range(args.local_crops)]
+    data = model.data_preprocessor(dict(inputs=views), True)
+    dtype = getattr(torch, args.dtype)
+
+    def step():
+        with torch.autocast(device.type, dtype=dtype,
+                            enabled=dtype != torch.float32):
+            losses = model.loss(**data)
+        optim.zero_grad(set_to_none=True)
+        sum(losses.values()).backward()
+        optim.step()
+        model.update_teacher(0.999)
+
+    if device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(device)
+    seconds = time_it(step, device, args.warmup, args.reps)
+    if device.type == 'cuda':
+        peak = torch.cuda.max_memory_allocated(device)
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return dict(mode=args.mode, seconds=seconds, peak_bytes=peak,
+                device=device_name(device), subnet=str(model.elastic_subnet))
+
+
+def main():
+    args = parse_args()
+    if args.mode:
+        print(json.dumps(run_mode(args)))
+        return
+    from common import write_json
+    results = {}
+    for mode in ('two-branch', 'poa'):
+        out = subprocess.run(
+            [sys.executable, __file__, *sys.argv[1:], '--mode', mode],
+            check=True, capture_output=True, text=True).stdout
+        results[mode] = json.loads(out.strip().splitlines()[-1])
+        r = results[mode]
+        print(f'{mode:>10}: {r["seconds"] * 1e3:9.1f} ms/step, peak '
+              f'{r["peak_bytes"] / 2**20:8.1f} MiB')
+    ratio = results['poa']['seconds'] / results['two-branch']['seconds']
+    mem = results['poa']['peak_bytes'] / results['two-branch']['peak_bytes']
+    print(f'time ratio POA / two-branch: {ratio:.3f} (target <= 1.5); '
+          f'peak memory ratio: {mem:.3f}')
+    write_json(args.out, dict(
+        benchmark='train_step', args=vars(args), results=results,
+        time_ratio=ratio, memory_ratio=mem))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,3 @@
+from .static_resnet import POAStaticResNet
+
+__all__ = ['POAStaticResNet']

@@ -1,0 +1,121 @@
+"""A plain GroupNorm bottleneck ResNet with free per-stage depths and widths.
+
+The standard backbone for POA ResNet sub-networks that ``mmpretrain.ResNet``
+cannot express (its depths come from a fixed table and its bottleneck width
+must divide the output width). Parameter names are those of
+``mmpretrain.ResNet`` with ``norm_cfg=dict(type='GN', num_groups=32)``.
+"""
+from typing import Sequence
+
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmpretrain.registry import MODELS
+from torch import Tensor
+
+
+class GNBottleneck(nn.Module):
+    """1x1 -> 3x3 (strided) -> 1x1 bottleneck with GroupNorm."""
+
+    def __init__(self, in_channels: int, mid_channels: int,
+                 out_channels: int, stride: int, num_groups: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, mid_channels, 1, bias=False)
+        self.gn1 = nn.GroupNorm(num_groups, mid_channels)
+        self.conv2 = nn.Conv2d(mid_channels, mid_channels, 3, stride, 1,
+                               bias=False)
+        self.gn2 = nn.GroupNorm(num_groups, mid_channels)
+        self.conv3 = nn.Conv2d(mid_channels, out_channels, 1, bias=False)
+        self.gn3 = nn.GroupNorm(num_groups, out_channels)
+        self.stride = stride
+        self.downsample = None
+        if stride != 1 or in_channels != out_channels:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                nn.GroupNorm(num_groups, out_channels))
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = F.relu(self.gn1(self.conv1(x)))
+        out = F.relu(self.gn2(self.conv2(out)))
+        out = self.gn3(self.conv3(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return F.relu(out + identity)
+
+
+@MODELS.register_module()
+class POAStaticResNet(BaseModule):
+    """GroupNorm bottleneck ResNet (a POA ResNet sub-network).
+
+    Args:
+        stage_blocks (Sequence[int]): Blocks per stage.
+        mid_channels (Sequence[int]): Bottleneck width per stage.
+        out_channels (Sequence[int]): Output width per stage.
+            Defaults to (256, 512, 1024, 2048).
+        stem_channels (int): Defaults to 64.
+        in_channels (int): Defaults to 3.
+        strides (Sequence[int]): Defaults to (1, 2, 2, 2).
+        out_indices (Sequence[int]): Defaults to (3, ).
+        num_groups (int): GroupNorm groups. Defaults to 32.
+        frozen_stages (int): Stages (0 = stem) kept frozen. Defaults to -1.
+    """
+
+    def __init__(self,
+                 stage_blocks: Sequence[int],
+                 mid_channels: Sequence[int],
+                 out_channels: Sequence[int] = (256, 512, 1024, 2048),
+                 stem_channels: int = 64,
+                 in_channels: int = 3,
+                 strides: Sequence[int] = (1, 2, 2, 2),
+                 out_indices: Sequence[int] = (3, ),
+                 num_groups: int = 32,
+                 frozen_stages: int = -1,
+                 init_cfg=None):
+        super().__init__(init_cfg)
+        if not len(stage_blocks) == len(mid_channels) == len(out_channels) \
+                == len(strides):
+            raise ValueError('stage_blocks, mid_channels, out_channels and '
+                             'strides need one entry per stage')
+        self.out_indices = tuple(out_indices)
+        self.frozen_stages = frozen_stages
+        self.conv1 = nn.Conv2d(in_channels, stem_channels, 7, 2, 3,
+                               bias=False)
+        self.gn1 = nn.GroupNorm(num_groups, stem_channels)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.res_layers = []
+        prev = stem_channels
+        for i, (n, mid, out, stride) in enumerate(
+                zip(stage_blocks, mid_channels, out_channels, strides)):
+            blocks = [
+                GNBottleneck(prev if j == 0 else out, mid, out,
+                             stride if j == 0 else 1, num_groups)
+                for j in range(n)
+            ]
+            self.add_module(f'layer{i + 1}', nn.Sequential(*blocks))
+            self.res_layers.append(f'layer{i + 1}')
+            prev = out
+        self._freeze_stages()
+
+    def _freeze_stages(self):
+        modules = [self.conv1, self.gn1] if self.frozen_stages >= 0 else []
+        modules += [
+            getattr(self, name)
+            for name in self.res_layers[:max(self.frozen_stages, 0)]
+        ]
+        for m in modules:
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        return self
+
+    def forward(self, x: Tensor) -> tuple:
+        x = self.maxpool(F.relu(self.gn1(self.conv1(x))))
+        outs = []
+        for i, name in enumerate(self.res_layers):
+            x = getattr(self, name)(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
