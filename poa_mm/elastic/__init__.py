@@ -1,10 +1,11 @@
 from .search_space import SearchSpace, evenly_spaced_indices, grid_search_space
 from .spec import SubnetSpec
 from .resnet import ElasticResNet, export_resnet_state_dict
+from .swin import ElasticSwin, export_swin_state_dict
 from .vit import ElasticViT, export_vit_state_dict
 
 __all__ = [
     'SubnetSpec', 'SearchSpace', 'grid_search_space', 'evenly_spaced_indices',
     'ElasticViT', 'export_vit_state_dict', 'ElasticResNet',
-    'export_resnet_state_dict'
+    'export_resnet_state_dict', 'ElasticSwin', 'export_swin_state_dict'
 ]

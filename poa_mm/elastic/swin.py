@@ -1,0 +1,434 @@
+"""ElasticSwin: a Swin Transformer supernet whose sub-networks are stock
+``mmpretrain.SwinTransformer`` models."""
+import copy
+from contextlib import contextmanager
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn.bricks.transformer import PatchEmbed
+from mmpretrain.models.backbones.base_backbone import BaseBackbone
+from mmpretrain.models.backbones.swin_transformer import SwinBlockSequence
+from mmpretrain.models.utils import ShiftWindowMSA
+from mmpretrain.registry import MODELS
+from torch import Tensor
+
+from .search_space import SearchSpace, evenly_spaced_indices, grid_search_space
+from .slicing import (input_scale, slice_channels, slice_grouped_rows,
+                      slice_linear)
+from .spec import SubnetSpec
+
+
+class SwinSlice(NamedTuple):
+    """The active geometry of one Swin stage."""
+    dims: int
+    heads: int
+    scale: float
+
+
+def _rows(t: Tensor, g: SwinSlice) -> Tensor:
+    return slice_channels(t, g.dims, dim=0)
+
+
+# One rule per parameter (names of mmpretrain's SwinTransformer without the
+# ``stages.S.blocks.J.`` / ``stages.S.`` prefix); shared by the elastic
+# forward and the export.
+SWIN_SLICE_RULES: Dict[str, Callable[[Tensor, SwinSlice], Tensor]] = {
+    'norm1.weight': _rows,
+    'norm1.bias': _rows,
+    'norm2.weight': _rows,
+    'norm2.bias': _rows,
+    'attn.w_msa.qkv.weight': lambda t, g: slice_grouped_rows(
+        t, None, 3, g.dims, g.dims, g.scale)[0],
+    'attn.w_msa.qkv.bias': lambda t, g: t.view(3, -1)[:, :g.dims].reshape(-1),
+    'attn.w_msa.proj.weight': lambda t, g: slice_linear(
+        t, None, g.dims, g.dims, g.scale)[0],
+    'attn.w_msa.proj.bias': _rows,
+    'attn.w_msa.relative_position_bias_table': lambda t, g: t[:, :g.heads],
+    'attn.w_msa.relative_position_index': lambda t, g: t,
+    'ffn.layers.0.0.weight': lambda t, g: slice_linear(
+        t, None, 4 * g.dims, g.dims, g.scale)[0],
+    'ffn.layers.0.0.bias': lambda t, g: t[:4 * g.dims],
+    'ffn.layers.1.weight': lambda t, g: slice_linear(
+        t, None, g.dims, 4 * g.dims, g.scale)[0],
+    'ffn.layers.1.bias': _rows,
+    # Patch merging unfolds channel-major (index c * 4 + k), so the active
+    # inputs of a C-wide stage are the prefix [:4C].
+    'downsample.norm.weight': lambda t, g: t[:4 * g.dims],
+    'downsample.norm.bias': lambda t, g: t[:4 * g.dims],
+    'downsample.reduction.weight': lambda t, g: slice_linear(
+        t, None, 2 * g.dims, 4 * g.dims, g.scale)[0],
+    'patch_embed.projection.weight': _rows,
+    'patch_embed.projection.bias': _rows,
+    'patch_embed.norm.weight': _rows,
+    'patch_embed.norm.bias': _rows,
+    'norm.weight': _rows,
+    'norm.bias': _rows,
+}
+
+
+def slice_swin_tensor(name: str, tensor: Tensor, g: SwinSlice) -> Tensor:
+    return SWIN_SLICE_RULES[name](tensor, g)
+
+
+@MODELS.register_module()
+class ElasticSwin(BaseBackbone):
+    """Elastic Swin Transformer of `POA <https://arxiv.org/abs/2408.01031>`_.
+
+    Width ``w`` (stage ``s`` has ``w * 2**s`` channels and the first
+    ``w * 2**s / head_dims`` heads) and the depth of stage 3 are elastic;
+    weights are prefix-sliced with POA's input scaling ``C / w``. Two
+    deliberate choices (against the official code) make every sub-network
+    a stock ``mmpretrain.SwinTransformer`` (custom arch dict,
+    ``pad_small_map=True``): shifted windows alternate by position among the
+    kept blocks, and the patch-embedding LayerNorm normalises over the
+    active width. Parameter names mirror the stock class.
+
+    Args:
+        arch (str | dict): 'base' (the paper: C 128, depths (2, 2, 18, 2),
+            widths 96/112/128, stage-3 depth 6..18, 39 sub-networks),
+            'tiny' (CPU-sized) or a dict with ``embed_dims``, ``depths``,
+            ``head_dims``, ``widths``, ``stage3_depths``.
+        img_size (int): Defaults to 224.
+        patch_size (int): Defaults to 4.
+        in_channels (int): Defaults to 3.
+        window_size (int): Defaults to 7.
+        drop_path_rate (float): Linear over the supernet's blocks, indexed
+            by original position. Defaults to 0.
+        out_indices (Sequence[int]): Stage outputs of :meth:`forward`
+            (normed maps). Defaults to (3, ).
+        subnet (str, optional): Active after construction.
+    """
+    arch_zoo = {
+        'base': dict(
+            embed_dims=128, depths=(2, 2, 18, 2), head_dims=16,
+            widths=(96, 112, 128), stage3_depths=tuple(range(6, 19)),
+            sample_scale=2,
+            presets={'swin-t': '96x6', 'swin-s': '96x18',
+                     'swin-b': '128x18'}),
+        'tiny': dict(
+            embed_dims=32, depths=(2, 2, 6, 2), head_dims=8,
+            widths=(16, 24, 32), stage3_depths=tuple(range(2, 7)),
+            sample_scale=2),
+    }
+    elastic_stage = 2
+
+    def __init__(self,
+                 arch='base',
+                 img_size: int = 224,
+                 patch_size: int = 4,
+                 in_channels: int = 3,
+                 window_size: int = 7,
+                 drop_path_rate: float = 0.,
+                 out_indices=(3, ),
+                 subnet: Optional[str] = None,
+                 init_cfg=None):
+        super().__init__(init_cfg)
+        if isinstance(arch, str):
+            if arch not in self.arch_zoo:
+                raise ValueError(f'Unknown ElasticSwin arch {arch!r}; choose '
+                                 f'from {sorted(self.arch_zoo)}')
+            arch = self.arch_zoo[arch]
+        a = self.arch_settings = copy.deepcopy(dict(arch))
+        self.embed_dims = a['embed_dims']
+        self.depths = tuple(a['depths'])
+        self.head_dims = a['head_dims']
+        self.img_size, self.patch_size = img_size, patch_size
+        self.in_channels = in_channels
+        self.window_size = window_size
+        self.out_indices = tuple(out_indices)
+        widths = sorted(a['widths'])
+        if widths[-1] != self.embed_dims or any(w % self.head_dims
+                                                for w in widths):
+            raise ValueError(f'ElasticSwin widths must be multiples of '
+                             f'head_dims {self.head_dims} ending at '
+                             f'{self.embed_dims}; got {widths}')
+        presets = {
+            k: SubnetSpec.parse(v)
+            for k, v in a.get('presets', {}).items()
+        }
+        self.search_space: SearchSpace = grid_search_space(
+            widths, sorted(a['stage3_depths']), a.get('sample_scale', 2),
+            presets)
+
+        C = self.embed_dims
+        self.patch_embed = PatchEmbed(
+            in_channels=in_channels, input_size=img_size, embed_dims=C,
+            conv_type='Conv2d', kernel_size=patch_size, stride=patch_size,
+            norm_cfg=dict(type='LN'))
+        self.mask_token = nn.Parameter(torch.zeros(1, C))
+        rates = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        self.stages = nn.ModuleList()
+        for s, depth in enumerate(self.depths):
+            dims = C * 2**s
+            self.stages.append(
+                SwinBlockSequence(
+                    embed_dims=dims, depth=depth,
+                    num_heads=dims // self.head_dims,
+                    window_size=window_size,
+                    downsample=s < len(self.depths) - 1,
+                    drop_paths=rates[sum(self.depths[:s]):][:depth],
+                    pad_small_map=True))
+        for i in range(len(self.depths)):
+            self.add_module(f'norm{i}', nn.LayerNorm(C * 2**i))
+        self.set_subnet(subnet or self.search_space.intact)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        return self
+
+    # ------------------------------------------------------ sub-networks
+    def stage_depths(self, spec: SubnetSpec) -> List[int]:
+        depths = list(self.depths)
+        depths[self.elastic_stage] = spec.depth
+        return depths
+
+    def set_subnet(self, spec) -> SubnetSpec:
+        spec = self.search_space.resolve(spec)
+        self.active_subnet = spec
+        self._blocks = [
+            evenly_spaced_indices(n, d)
+            for n, d in zip(self.depths, self.stage_depths(spec))
+        ]
+        scale = input_scale(self.embed_dims, spec.width)
+        self._geometry = [
+            SwinSlice(spec.width * 2**s, spec.width * 2**s // self.head_dims,
+                      scale) for s in range(len(self.depths))
+        ]
+        return spec
+
+    @contextmanager
+    def subnet(self, spec):
+        previous = self.active_subnet
+        self.set_subnet(spec)
+        try:
+            yield self.active_subnet
+        finally:
+            self.set_subnet(previous)
+
+    @property
+    def out_channels(self) -> int:
+        return self._geometry[-1].dims
+
+    @property
+    def max_out_channels(self) -> int:
+        return self.embed_dims * 2**(len(self.depths) - 1)
+
+    # ---------------------------------------------------------- forward
+    @staticmethod
+    def _p(module: nn.Module, name: str, g: SwinSlice) -> Optional[Tensor]:
+        try:
+            t = module.get_parameter(name)
+        except AttributeError:
+            try:
+                t = module.get_buffer(name)
+            except AttributeError:
+                return None
+        return slice_swin_tensor(name, t, g)
+
+    def _window_attention(self, block, x: Tensor, hw, shift: bool,
+                          g: SwinSlice) -> Tensor:
+        """``ShiftWindowMSA`` (pad_small_map=True) with sliced weights."""
+        B, L, C = x.shape
+        H, W = hw
+        ws = self.window_size
+        shift_size = ws // 2 if shift else 0
+        x = x.view(B, H, W, C)
+        x = F.pad(x, (0, 0, 0, (ws - W % ws) % ws, 0, (ws - H % ws) % ws))
+        Hp, Wp = x.shape[1], x.shape[2]
+        if shift_size:
+            x = torch.roll(x, shifts=(-shift_size, -shift_size), dims=(1, 2))
+        mask = ShiftWindowMSA.get_attn_mask((Hp, Wp), ws, shift_size,
+                                            device=x.device)
+        windows = ShiftWindowMSA.window_partition(x, ws).view(-1, ws * ws, C)
+
+        p = lambda n: self._p(block, f'attn.w_msa.{n}', g)  # noqa: E731
+        Bw, N, _ = windows.shape
+        qkv = F.linear(windows, p('qkv.weight'), p('qkv.bias'))
+        qkv = qkv.reshape(Bw, N, 3, g.heads, C // g.heads).permute(
+            2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        attn = (q * (C // g.heads)**-0.5) @ k.transpose(-2, -1)
+        bias = p('relative_position_bias_table')[p(
+            'relative_position_index').view(-1)].view(N, N, -1)
+        attn = attn + bias.permute(2, 0, 1).contiguous().unsqueeze(0)
+        if mask is not None:
+            nW = mask.shape[0]
+            attn = attn.view(Bw // nW, nW, g.heads, N, N) + \
+                mask.unsqueeze(1).unsqueeze(0)
+            attn = attn.view(-1, g.heads, N, N)
+        attn = attn.softmax(dim=-1)
+        out = (attn @ v).transpose(1, 2).reshape(Bw, N, C)
+        out = F.linear(out, p('proj.weight'), p('proj.bias'))
+
+        out = ShiftWindowMSA.window_reverse(out.view(-1, ws, ws, C), Hp, Wp,
+                                            ws)
+        if shift_size:
+            out = torch.roll(out, shifts=(shift_size, shift_size), dims=(1, 2))
+        return out[:, :H, :W, :].reshape(B, H * W, C)
+
+    def _block(self, block, x: Tensor, hw, shift: bool,
+               g: SwinSlice) -> Tensor:
+        p = lambda n: self._p(block, n, g)  # noqa: E731
+        drop = block.attn.drop  # DropPath of the original position
+        h = F.layer_norm(x, (g.dims, ), p('norm1.weight'), p('norm1.bias'))
+        x = x + drop(self._window_attention(block, h, hw, shift, g))
+        h = F.layer_norm(x, (g.dims, ), p('norm2.weight'), p('norm2.bias'))
+        h = F.gelu(F.linear(h, p('ffn.layers.0.0.weight'),
+                            p('ffn.layers.0.0.bias')))
+        h = F.linear(h, p('ffn.layers.1.weight'), p('ffn.layers.1.bias'))
+        return x + block.ffn.dropout_layer(h)
+
+    def _merge(self, stage, x: Tensor, hw, g: SwinSlice):
+        """``PatchMerging`` (2x2, channel-major unfold) with sliced weights."""
+        B, L, C = x.shape
+        H, W = hw
+        x = x.view(B, H, W, C).permute(0, 3, 1, 2)
+        x = F.pad(x, (0, W % 2, 0, H % 2))  # 'corner' adaptive padding
+        x = F.unfold(x, kernel_size=2, stride=2).transpose(1, 2)
+        out_hw = ((H + 1) // 2, (W + 1) // 2)
+        p = lambda n: self._p(stage, n, g)  # noqa: E731
+        x = F.layer_norm(x, (4 * C, ), p('downsample.norm.weight'),
+                         p('downsample.norm.bias'))
+        return F.linear(x, p('downsample.reduction.weight')), out_hw
+
+    def _embed(self, x: Tensor, mask: Optional[Tensor]):
+        g = self._geometry[0]
+        p = lambda n: self._p(self, n, g)  # noqa: E731
+        H, W = x.shape[2:]
+        ps = self.patch_size
+        x = F.pad(x, (0, -W % ps, 0, -H % ps))
+        x = F.conv2d(x, p('patch_embed.projection.weight'),
+                     p('patch_embed.projection.bias'), stride=ps)
+        hw = tuple(x.shape[2:])
+        x = x.flatten(2).transpose(1, 2)
+        x = F.layer_norm(x, (g.dims, ), p('patch_embed.norm.weight'),
+                         p('patch_embed.norm.bias'))
+        if mask is not None:
+            mask = F.interpolate(mask[:, None].float(), size=hw,
+                                 mode='nearest').bool().flatten(1)
+            x = torch.where(mask[..., None],
+                            self.mask_token[:, :g.dims].to(x.dtype), x)
+        return x, hw
+
+    def _stages(self, x: Tensor, mask: Optional[Tensor]):
+        x, hw = self._embed(x, mask)
+        for s, stage in enumerate(self.stages):
+            g = self._geometry[s]
+            for position, j in enumerate(self._blocks[s]):
+                x = self._block(stage.blocks[j], x, hw, position % 2 == 1, g)
+            norm = getattr(self, f'norm{s}')
+            normed = F.layer_norm(x, (g.dims, ),
+                                  slice_swin_tensor('norm.weight',
+                                                    norm.weight, g),
+                                  slice_swin_tensor('norm.bias', norm.bias,
+                                                    g))
+            yield s, normed, hw
+            if stage.downsample is not None:
+                x, hw = self._merge(stage, x, hw, g)
+
+    def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> tuple:
+        """Normed stage maps (N, C_s, H_s, W_s) at ``out_indices``."""
+        return tuple(
+            out.transpose(1, 2).reshape(out.shape[0], -1, *hw)
+            for s, out, hw in self._stages(x, mask) if s in self.out_indices)
+
+    def forward_tokens(self, x: Tensor, mask: Optional[Tensor] = None,
+                       grid: Optional[Tuple[int, int]] = None
+                       ) -> Tuple[Tensor, Tensor]:
+        """Mean of the normed last stage (N, 8w) and its map resized
+        (nearest) to ``grid`` as patch tokens (N, h*w, 8w)."""
+        for _, out, hw in self._stages(x, mask):
+            pass
+        cls = out.mean(dim=1)
+        if grid is not None:
+            fmap = out.transpose(1, 2).reshape(out.shape[0], -1, *hw)
+            out = F.interpolate(fmap, size=tuple(grid),
+                                mode='nearest').flatten(2).transpose(1, 2)
+        return cls, out
+
+    def get_layer_depth(self, param_name: str, prefix: str = ''):
+        """Layer depth for layer-wise lr decay: patch embedding 0, then
+        every block of the supernet in order, the rest last."""
+        num_layers = sum(self.depths) + 2
+        if not param_name.startswith(prefix):
+            return num_layers - 1, num_layers
+        name = param_name[len(prefix):]
+        if name.startswith(('patch_embed', 'mask_token')):
+            return 0, num_layers
+        if name.startswith('stages'):
+            parts = name.split('.')
+            stage = int(parts[1])
+            if parts[2] == 'blocks':
+                return sum(self.depths[:stage]) + int(parts[3]) + 1, \
+                    num_layers
+            return sum(self.depths[:stage + 1]), num_layers
+        return num_layers - 1, num_layers
+
+    # ----------------------------------------------------------- export
+    def export_subnet(self, spec, out_indices=(3, )
+                      ) -> Tuple[dict, Dict[str, Tensor]]:
+        """Cut a sub-network out as a stock ``mmpretrain.SwinTransformer``."""
+        spec = self.search_space.resolve(spec)
+        depths = self.stage_depths(spec)
+        cfg = dict(
+            type='mmpretrain.SwinTransformer',
+            arch=dict(
+                embed_dims=spec.width,
+                depths=depths,
+                num_heads=[
+                    spec.width * 2**s // self.head_dims
+                    for s in range(len(depths))
+                ]),
+            img_size=self.img_size,
+            patch_size=self.patch_size,
+            in_channels=self.in_channels,
+            window_size=self.window_size,
+            drop_path_rate=0.,
+            out_indices=tuple(out_indices),
+            pad_small_map=True)
+        return cfg, export_swin_state_dict(self.state_dict(), spec,
+                                           self.depths, depths,
+                                           self.embed_dims, self.head_dims,
+                                           out_indices)
+
+
+def export_swin_state_dict(state_dict: Dict[str, Tensor], spec: SubnetSpec,
+                           max_depths, depths, max_width: int,
+                           head_dims: int, out_indices=(3, )
+                           ) -> Dict[str, Tensor]:
+    """Slice an ElasticSwin state dict to a stock SwinTransformer's."""
+    scale = input_scale(max_width, spec.width)
+    geometry = [
+        SwinSlice(spec.width * 2**s, spec.width * 2**s // head_dims, scale)
+        for s in range(len(max_depths))
+    ]
+    keep = [{
+        old: new
+        for new, old in enumerate(evenly_spaced_indices(n, d))
+    } for n, d in zip(max_depths, depths)]
+    out = {}
+    for name, tensor in state_dict.items():
+        if name == 'mask_token':
+            continue
+        if name.startswith('stages.'):
+            _, s, rest = name.split('.', 2)
+            s = int(s)
+            if rest.startswith('blocks.'):
+                _, j, local = rest.split('.', 2)
+                if int(j) not in keep[s]:
+                    continue
+                key = f'stages.{s}.blocks.{keep[s][int(j)]}.{local}'
+            else:
+                key, local = name, rest
+            g = geometry[s]
+        elif name.startswith('norm') and name[4].isdigit():
+            s = int(name[4])
+            if s not in out_indices:
+                continue
+            key, local, g = name, 'norm.' + name.split('.')[1], geometry[s]
+        else:
+            key, local, g = name, name, geometry[0]
+        out[key] = slice_swin_tensor(local, tensor, g).clone()
+    return out
