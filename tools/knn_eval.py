@@ -13,10 +13,8 @@ import os
 import os.path as osp
 import sys
 
-import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmengine.runner.utils import set_random_seed
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
@@ -50,12 +48,9 @@ def build_model(cfg, checkpoint=None):
     model = MODELS.build(cfg.model)
     model.init_weights()
     if checkpoint is not None:
-        ckpt = torch.load(checkpoint, map_location='cpu', weights_only=False)
-        state = ckpt.get('state_dict', ckpt)
-        if not any(k.startswith('teacher.backbone.') for k in state):
-            raise ValueError(f'{checkpoint} is not a POA checkpoint (no '
-                             'teacher.backbone.* weights)')
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+        from poa_mm.apis.extract import load_poa_checkpoint
+        _, state = load_poa_checkpoint(checkpoint)
+        model.load_state_dict(state, strict=True)
     return model.eval()
 
 

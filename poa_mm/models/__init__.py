@@ -1,6 +1,7 @@
 from .algorithms import POA
 from .backbones import POAStaticResNet
 from .heads import MultiProjectionHead, ProjectionHead
+from .necks import POASimpleFeaturePyramid
 from .losses import (
                      DINOClsLoss,
                      IBOTPatchLoss,
@@ -11,5 +12,5 @@ from .losses import (
 
 __all__ = [
     'POA', 'POAStaticResNet', 'MultiProjectionHead', 'ProjectionHead', 'DINOClsLoss',
-    'IBOTPatchLoss', 'KoLeoLoss', 'SameViewDistillLoss', 'sinkhorn_knopp'
+    'IBOTPatchLoss', 'POASimpleFeaturePyramid', 'KoLeoLoss', 'SameViewDistillLoss', 'sinkhorn_knopp'
 ]

@@ -1,0 +1,148 @@
+"""Cut sub-networks out of POA checkpoints into standard-backbone
+checkpoints (tensors and plain metadata only)."""
+import hashlib
+import os
+import os.path as osp
+import tempfile
+from typing import Dict, Tuple
+
+import torch
+from mmengine.config import Config
+from mmpretrain.registry import MODELS
+from torch import Tensor
+
+from poa_mm.elastic import SubnetSpec
+from poa_mm.version import __version__
+
+BRANCHES = ('teacher', 'student')
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_poa_checkpoint(path: str) -> Tuple[dict, Dict[str, Tensor]]:
+    """The backbone config and full state dict of a POA training checkpoint.
+
+    Raises ``ValueError`` for anything that is not one (the Runner
+    checkpoint must carry its config and teacher/student weights).
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint not found: {path}')
+    try:
+        # A Runner checkpoint holds non-tensor objects (mmengine's
+        # HistoryBuffer): load the user's own file with full unpickling.
+        ckpt = torch.load(path, map_location='cpu', weights_only=False)
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f'{path} is not a readable checkpoint: {e}') from e
+    state = ckpt.get('state_dict') if isinstance(ckpt, dict) else None
+    cfg_text = ckpt.get('meta', {}).get('cfg') if isinstance(ckpt,
+                                                             dict) else None
+    if not isinstance(state, dict) or cfg_text is None or not any(
+            k.startswith('teacher.backbone.') for k in state):
+        raise ValueError(
+            f'{path} is not a POA training checkpoint (expected a Runner '
+            'checkpoint with its config and teacher.backbone.* weights)')
+    cfg = Config.fromstring(cfg_text, '.py')
+    if cfg.model.get('type') != 'POA':
+        raise ValueError(f'{path} was written by a {cfg.model.get("type")} '
+                         'model, not POA')
+    return cfg.model.backbone.to_dict(), state
+
+
+def build_elastic_backbone(backbone_cfg: dict, state: Dict[str, Tensor],
+                           branch: str = 'teacher'):
+    """The elastic backbone of ``branch`` with its trained weights."""
+    if branch not in BRANCHES:
+        raise ValueError(f'--from must be one of {BRANCHES}, got {branch!r}')
+    import poa_mm  # noqa: F401  (registers the elastic backbones)
+    backbone = MODELS.build(backbone_cfg)
+    prefix = 'teacher.backbone.' if branch == 'teacher' else 'backbone.'
+    weights = {
+        k[len(prefix):]: v
+        for k, v in state.items() if k.startswith(prefix)
+    }
+    backbone.load_state_dict(weights, strict=True)
+    return backbone.eval()
+
+
+def extract_subnet(checkpoint: str, subnet: str,
+                   branch: str = 'teacher') -> dict:
+    """A standalone checkpoint of one sub-network's standard backbone.
+
+    Returns ``dict(state_dict={'backbone.*': tensor}, meta=...)`` whose
+    meta holds the backbone config, the spec, the source branch and the
+    source file's SHA-256: plain types only (``weights_only=True`` loads).
+    """
+    backbone_cfg, state = load_poa_checkpoint(checkpoint)
+    backbone = build_elastic_backbone(backbone_cfg, state, branch)
+    spec = backbone.search_space.resolve(subnet)
+    cfg, weights = backbone.export_subnet(spec, **export_kwargs(backbone))
+    return dict(
+        state_dict={f'backbone.{k}': v.contiguous()
+                    for k, v in weights.items()},
+        meta=dict(
+            backbone_cfg=cfg,
+            subnet=str(spec),
+            elastic_backbone=backbone_cfg['type'],
+            source=branch,
+            source_sha256=file_sha256(checkpoint),
+            poa_mm_version=__version__))
+
+
+def export_kwargs(backbone) -> dict:
+    """Downstream-friendly outputs: every stage (Swin/ResNet) or four
+    evenly spaced blocks (ViT) as feature maps."""
+    name = type(backbone).__name__
+    if name == 'ElasticViT':
+        d = backbone.active_subnet.depth
+        return dict(out_indices=vit_feature_blocks(d), out_type='featmap')
+    return dict(out_indices=(0, 1, 2, 3))
+
+
+def vit_feature_blocks(depth: int):
+    """Four evenly spaced blocks ending at the last (POA_SPEC 6.1: for 12
+    blocks, 3, 5, 7, 11 are the 4th, 6th, 8th and 12th)."""
+    return sorted({round(depth * i / 4) - 1 for i in (1, 2, 3)} |
+                  {depth - 1})
+
+
+def save_atomic(obj: dict, out: str, overwrite: bool = False) -> None:
+    """``torch.save`` to a temporary file next to ``out``, then rename."""
+    if osp.exists(out) and not overwrite:
+        raise FileExistsError(f'{out} exists; pass --overwrite to replace '
+                              'it')
+    folder = osp.dirname(osp.abspath(out))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.extract-', suffix='.pth',
+                               dir=folder)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def load_subnet_checkpoint(path: str) -> dict:
+    """Load an extracted sub-network checkpoint (``weights_only=True``)."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'sub-network checkpoint not found: {path}')
+    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    if not isinstance(ckpt, dict) or 'backbone_cfg' not in ckpt.get(
+            'meta', {}):
+        raise ValueError(f'{path} is not a checkpoint written by '
+                         'tools/extract_subnet.py')
+    return ckpt
+
+
+__all__ = [
+    'extract_subnet', 'save_atomic', 'load_poa_checkpoint',
+    'load_subnet_checkpoint', 'vit_feature_blocks', 'SubnetSpec'
+]

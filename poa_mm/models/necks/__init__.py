@@ -1,0 +1,3 @@
+from .simple_feature_pyramid import POASimpleFeaturePyramid
+
+__all__ = ['POASimpleFeaturePyramid']

@@ -1,0 +1,55 @@
+"""Write an MMDetection 3.x config that fine-tunes an extracted sub-network:
+
+    python tools/to_mmdet.py subnets/vit_128x5.pth --template mask-rcnn \
+        --data-root data/coco_like --out configs_generated/det.py
+    python tools/train.py configs_generated/det.py
+
+COCO-format data: DATA_ROOT/annotations/instances_{train,val}.json and
+DATA_ROOT/images/. Training refuses to start unless the backbone holds
+exactly the extracted weights.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument('subnet_checkpoint', help='from tools/extract_subnet.py')
+    p.add_argument('--template', required=True,
+                   choices=['mask-rcnn', 'cascade-mask-rcnn'])
+    p.add_argument('--data-root', required=True)
+    p.add_argument('--out', required=True)
+    p.add_argument('--img-scale', type=int, nargs=2, default=(1333, 800),
+                   metavar=('LONG', 'SHORT'))
+    p.add_argument('--batch-size', type=int, default=2)
+    p.add_argument('--max-iters', type=int, default=None,
+                   help='an iteration-based run instead of the 3x schedule')
+    p.add_argument('--lr', type=float, default=None)
+    p.add_argument('--layer-decay', type=float, default=None)
+    p.add_argument('--overwrite', action='store_true')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from poa_mm.apis.downstream import mmdet_config, write_config
+    if osp.exists(args.out) and not args.overwrite:
+        sys.exit(f'error: {args.out} exists; pass --overwrite to replace it')
+    try:
+        cfg = mmdet_config(args.subnet_checkpoint, args.template,
+                           args.data_root, max_iters=args.max_iters,
+                           img_scale=args.img_scale,
+                           batch_size=args.batch_size, lr=args.lr,
+                           layer_decay=args.layer_decay)
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f'error: {e}')
+    write_config(cfg, args.out, overwrite=args.overwrite)
+    print(f'wrote {args.out}')
+
+
+if __name__ == '__main__':
+    main()
