@@ -10,10 +10,10 @@ from mmengine.config import Config
 
 from .extract import load_subnet_checkpoint
 
+# MMDetection's own configs, shipped inside the mmdet package.
 DET_TEMPLATES = {
-    'mask-rcnn': 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
-    'cascade-mask-rcnn':
-    'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py',
+    'mask-rcnn': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    'cascade-mask-rcnn': 'cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py',
 }
 SEG_TEMPLATES = ('upernet', 'linear')
 
@@ -27,6 +27,11 @@ def _family(backbone_cfg: dict) -> str:
 def _feature_channels(backbone_cfg: dict) -> list:
     family = _family(backbone_cfg)
     if family == 'vit':
+        if len(backbone_cfg['out_indices']) != 4:
+            raise ValueError(
+                'dense prediction needs four ViT feature maps: extract a '
+                f'sub-network at least 4 blocks deep (this one has '
+                f'{backbone_cfg["arch"]["num_layers"]})')
         return [backbone_cfg['arch']['embed_dims']] * 4
     if family == 'swin':
         w = backbone_cfg['arch']['embed_dims']
@@ -106,7 +111,10 @@ def mmdet_config(ckpt_path: str, template: str, data_root: str,
             raise FileNotFoundError(f'COCO annotation file not found: {ann}')
     classes = _classes_from_coco(train_ann)
 
-    cfg = Config.fromfile(DET_TEMPLATES[template])
+    import mmdet
+    cfg = Config.fromfile(
+        osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs',
+                 DET_TEMPLATES[template]))
     backbone = _backbone(ckpt_path, meta)
     family = _family(backbone)
     channels = _feature_channels(backbone)

@@ -81,7 +81,8 @@ def extract_subnet(checkpoint: str, subnet: str,
     backbone_cfg, state = load_poa_checkpoint(checkpoint)
     backbone = build_elastic_backbone(backbone_cfg, state, branch)
     spec = backbone.search_space.resolve(subnet)
-    cfg, weights = backbone.export_subnet(spec, **export_kwargs(backbone))
+    cfg, weights = backbone.export_subnet(spec,
+                                          **export_kwargs(backbone, spec))
     return dict(
         state_dict={f'backbone.{k}': v.contiguous()
                     for k, v in weights.items()},
@@ -94,19 +95,21 @@ def extract_subnet(checkpoint: str, subnet: str,
             poa_mm_version=__version__))
 
 
-def export_kwargs(backbone) -> dict:
+def export_kwargs(backbone, spec: SubnetSpec) -> dict:
     """Downstream-friendly outputs: every stage (Swin/ResNet) or four
-    evenly spaced blocks (ViT) as feature maps."""
-    name = type(backbone).__name__
-    if name == 'ElasticViT':
-        d = backbone.active_subnet.depth
-        return dict(out_indices=vit_feature_blocks(d), out_type='featmap')
+    evenly spaced blocks (ViT, when it has four) as feature maps."""
+    if type(backbone).__name__ == 'ElasticViT':
+        if spec.depth < 4:
+            return dict(out_indices=[-1], out_type='featmap')
+        return dict(out_indices=vit_feature_blocks(spec.depth),
+                    out_type='featmap')
     return dict(out_indices=(0, 1, 2, 3))
 
 
 def vit_feature_blocks(depth: int):
-    """Four evenly spaced blocks ending at the last (POA_SPEC 6.1: for 12
-    blocks, 3, 5, 7, 11 are the 4th, 6th, 8th and 12th)."""
+    """Four evenly spaced blocks ending at the last: the ends of the four
+    quarters (12 blocks: 2, 5, 8, 11; the official COCO config for 12-deep
+    ViTs hard-codes 3, 5, 7, 11)."""
     return sorted({round(depth * i / 4) - 1 for i in (1, 2, 3)} |
                   {depth - 1})
 
@@ -134,11 +137,15 @@ def load_subnet_checkpoint(path: str) -> dict:
     """Load an extracted sub-network checkpoint (``weights_only=True``)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'sub-network checkpoint not found: {path}')
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    message = (f'{path} is not a checkpoint written by '
+               'tools/extract_subnet.py')
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:  # noqa: BLE001  (e.g. a Runner checkpoint)
+        raise ValueError(f'{message}: {str(e).splitlines()[0]}') from e
     if not isinstance(ckpt, dict) or 'backbone_cfg' not in ckpt.get(
             'meta', {}):
-        raise ValueError(f'{path} is not a checkpoint written by '
-                         'tools/extract_subnet.py')
+        raise ValueError(message)
     return ckpt
 
 

@@ -37,7 +37,7 @@ class BackboneLayerDecayOptimWrapperConstructor(
             if not param.requires_grad:
                 continue
             scale = 1.
-            if name.startswith('backbone.'):
+            if decay != 1. and name.startswith('backbone.'):
                 depth, num = backbone.get_layer_depth(name, 'backbone.')
                 scale = decay**(num - 1 - depth)
             groups.append(

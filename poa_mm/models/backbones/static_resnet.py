@@ -111,6 +111,22 @@ class POAStaticResNet(BaseModule):
         self._freeze_stages()
         return self
 
+    def get_layer_depth(self, param_name: str, prefix: str = ''):
+        """Layer depth for layer-wise lr decay: stem 0, then each block in
+        order, the rest last."""
+        blocks = [len(getattr(self, name)) for name in self.res_layers]
+        num_layers = sum(blocks) + 2
+        if not param_name.startswith(prefix):
+            return num_layers - 1, num_layers
+        name = param_name[len(prefix):]
+        if name.startswith(('conv1', 'gn1')):
+            return 0, num_layers
+        if name.startswith('layer'):
+            stage, block = name.split('.')[:2]
+            stage = int(stage[len('layer'):]) - 1
+            return sum(blocks[:stage]) + int(block) + 1, num_layers
+        return num_layers - 1, num_layers
+
     def forward(self, x: Tensor) -> tuple:
         x = self.maxpool(F.relu(self.gn1(self.conv1(x))))
         outs = []

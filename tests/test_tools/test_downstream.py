@@ -1,0 +1,185 @@
+"""extract_subnet -> to_mmdet / to_mmseg -> tools/train.py, for every
+backbone family, on real images from registry packages."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+FAMILIES = {
+    'vit': ('configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py', '64x4'),
+    'swin': ('configs/poa/poa_swin-tiny_1xb32-500i_fashion-mnist.py',
+             '16x2'),
+    'resnet': ('configs/poa/poa_resnet-tiny_1xb32-500i_fashion-mnist.py',
+               '32-2-3'),
+}
+
+
+def run(cmd, repo_root, check=True):
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    env['PYTHONPATH'] = repo_root
+    proc = subprocess.run([sys.executable] + cmd, cwd=repo_root, env=env,
+                          capture_output=True, text=True, timeout=600)
+    if check:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope='module')
+def poa_checkpoints(tmp_path_factory, repo_root, fashion_mnist):
+    """A 2-iteration POA checkpoint of each tiny supernet."""
+    out = {}
+    for family, (config, _) in FAMILIES.items():
+        work = tmp_path_factory.mktemp(f'poa_{family}')
+        run(['tools/train.py', config, '--work-dir', str(work),
+             '--cfg-options', 'train_cfg.max_iters=2',
+             'train_dataloader.batch_size=4',
+             'train_dataloader.num_workers=0',
+             'train_dataloader.persistent_workers=False',
+             f'train_dataloader.dataset.data_root={fashion_mnist}',
+             'model.head.num_prototypes=(64,128)',
+             'model.head.hidden_channels=64',
+             'default_hooks.checkpoint.interval=2'], repo_root)
+        out[family] = str(work / 'iter_2.pth')
+    return out
+
+
+@pytest.fixture(scope='module')
+def downstream_data(tmp_path_factory, repo_root):
+    out = tmp_path_factory.mktemp('downstream')
+    run(['tools/prepare_downstream_data.py', '--out', str(out)], repo_root)
+    return str(out)
+
+
+def extract(repo_root, ckpt, spec, out):
+    run(['tools/extract_subnet.py', ckpt, '--subnet', spec, '--out', out],
+        repo_root)
+    return out
+
+
+def assert_backbone_loads_extracted(cfg_path, subnet_ckpt, scope):
+    """The downstream model's backbone, built from the generated config and
+    initialised, holds exactly the extracted weights."""
+    import poa_mm  # noqa: F401
+    cfg = Config.fromfile(cfg_path)
+    init_default_scope(scope)
+    if scope == 'mmdet':
+        from mmdet.registry import MODELS
+    else:
+        from mmseg.registry import MODELS
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    expected = torch.load(subnet_ckpt, weights_only=True)['state_dict']
+    state = model.backbone.state_dict()
+    expected = {k[len('backbone.'):]: v for k, v in expected.items()}
+    assert set(state) == set(expected)
+    for k, v in expected.items():
+        assert torch.equal(state[k], v), k
+
+
+def test_extract_is_plain_deterministic_and_strict(poa_checkpoints,
+                                                   repo_root, tmp_path):
+    ckpt = poa_checkpoints['vit']
+    before = os.stat(ckpt).st_mtime_ns
+    a = extract(repo_root, ckpt, '96x4', str(tmp_path / 'a.pth'))
+    b = extract(repo_root, ckpt, '96x4', str(tmp_path / 'b.pth'))
+    assert os.stat(ckpt).st_mtime_ns == before  # input untouched
+    sa = torch.load(a, weights_only=True)
+    sb = torch.load(b, weights_only=True)
+    assert sa['meta']['subnet'] == '96x4'
+    assert sa['meta']['source'] == 'teacher'
+    assert len(sa['meta']['source_sha256']) == 64
+    assert sa['meta']['backbone_cfg']['type'] == 'mmpretrain.VisionTransformer'
+    assert all(k.startswith('backbone.') for k in sa['state_dict'])
+    assert sa['state_dict'].keys() == sb['state_dict'].keys()
+    for k, v in sa['state_dict'].items():
+        assert v.numpy().tobytes() == sb['state_dict'][k].numpy().tobytes()
+
+
+def test_extract_from_student_differs_from_teacher(poa_checkpoints,
+                                                   repo_root, tmp_path):
+    ckpt = poa_checkpoints['vit']
+    t = extract(repo_root, ckpt, 'max', str(tmp_path / 't.pth'))
+    run(['tools/extract_subnet.py', ckpt, '--subnet', 'max', '--from',
+         'student', '--out', str(tmp_path / 's.pth')], repo_root)
+    st = torch.load(t, weights_only=True)['state_dict']
+    ss = torch.load(tmp_path / 's.pth', weights_only=True)
+    assert ss['meta']['source'] == 'student'
+    assert any(not torch.equal(v, ss['state_dict'][k]) for k, v in st.items())
+
+
+def test_bad_input_is_refused_and_leaves_nothing(poa_checkpoints, repo_root,
+                                                 tmp_path, downstream_data):
+    ckpt = poa_checkpoints['vit']
+    out = tmp_path / 'x.pth'
+    proc = run(['tools/extract_subnet.py', ckpt, '--subnet', '100x3',
+                '--out', str(out)], repo_root, check=False)
+    assert proc.returncode != 0 and 'valid widths' in proc.stderr
+    assert not out.exists() and os.listdir(tmp_path) == []
+    torch.save({'state_dict': {'w': torch.zeros(1)}}, tmp_path / 'other.pth')
+    proc = run(['tools/extract_subnet.py', str(tmp_path / 'other.pth'),
+                '--subnet', 'max', '--out', str(out)], repo_root,
+               check=False)
+    assert proc.returncode != 0 and 'not a POA' in proc.stderr
+    assert not out.exists()
+    extract(repo_root, ckpt, 'max', str(out))
+    size = out.stat().st_size
+    proc = run(['tools/extract_subnet.py', ckpt, '--subnet', 'min', '--out',
+                str(out)], repo_root, check=False)
+    assert proc.returncode != 0 and 'exists' in proc.stderr
+    assert out.stat().st_size == size
+    cfg = tmp_path / 'det.py'
+    proc = run(['tools/to_mmdet.py', str(out), '--template', 'mask-rcnn',
+                '--data-root', str(tmp_path / 'missing'), '--out', str(cfg)],
+               repo_root, check=False)
+    assert proc.returncode != 0 and 'data root not found' in proc.stderr
+    proc = run(['tools/to_mmseg.py', ckpt, '--template', 'upernet',
+                '--data-root', downstream_data, '--out', str(cfg)],
+               repo_root, check=False)
+    assert proc.returncode != 0 and 'extract_subnet' in proc.stderr
+    assert not cfg.exists()
+
+
+@pytest.mark.parametrize('family', sorted(FAMILIES))
+def test_detection_end_to_end(family, poa_checkpoints, downstream_data,
+                              repo_root, tmp_path):
+    subnet = extract(repo_root, poa_checkpoints[family], FAMILIES[family][1],
+                     str(tmp_path / 'subnet.pth'))
+    template = 'cascade-mask-rcnn' if family == 'vit' else 'mask-rcnn'
+    cfg = str(tmp_path / 'det.py')
+    run(['tools/to_mmdet.py', subnet, '--template', template, '--data-root',
+         osp.join(downstream_data, 'voc_instances'), '--out', cfg,
+         '--max-iters', '2', '--img-scale', '160', '128'], repo_root)
+    assert_backbone_loads_extracted(cfg, subnet, 'mmdet')
+    proc = run(['tools/train.py', cfg, '--work-dir', str(tmp_path / 'w'),
+                '--cfg-options', 'train_dataloader.num_workers=0',
+                'train_dataloader.persistent_workers=False',
+                'val_dataloader.num_workers=0',
+                'val_dataloader.persistent_workers=False'], repo_root)
+    log = proc.stdout + proc.stderr
+    assert 'Backbone weights verified' in log
+    assert 'coco/bbox_mAP' in log and 'coco/segm_mAP' in log
+
+
+@pytest.mark.parametrize('family', sorted(FAMILIES))
+def test_segmentation_end_to_end(family, poa_checkpoints, downstream_data,
+                                 repo_root, tmp_path):
+    subnet = extract(repo_root, poa_checkpoints[family], FAMILIES[family][1],
+                     str(tmp_path / 'subnet.pth'))
+    template = 'linear' if family == 'vit' else 'upernet'
+    cfg = str(tmp_path / 'seg.py')
+    run(['tools/to_mmseg.py', subnet, '--template', template, '--data-root',
+         osp.join(downstream_data, 'voc_semantic'), '--out', cfg,
+         '--max-iters', '2', '--crop-size', '64'], repo_root)
+    assert_backbone_loads_extracted(cfg, subnet, 'mmseg')
+    proc = run(['tools/train.py', cfg, '--work-dir', str(tmp_path / 'w'),
+                '--cfg-options', 'train_dataloader.num_workers=0',
+                'train_dataloader.persistent_workers=False',
+                'val_dataloader.num_workers=0',
+                'val_dataloader.persistent_workers=False'], repo_root)
+    log = proc.stdout + proc.stderr
+    assert 'Backbone weights verified' in log and 'mIoU' in log
