@@ -18,7 +18,6 @@ test: setup
 
 lint: setup
 	$(PY) -m ruff check poa_mm tools tests benchmarks configs
-	$(PY) -m ruff format --check poa_mm tools tests benchmarks || true
 
 bench: setup
 	$(PY) benchmarks/elastic_overhead.py

@@ -1,8 +1,10 @@
-"""Elastic overhead: ElasticViT at a sub-network vs. the stock
-``mmpretrain.VisionTransformer`` of the exported arch, forward + backward,
-both measured in this run. Target ratio <= 1.10.
+"""Elastic overhead: an elastic backbone at a sub-network vs. the standard
+backbone of the exported arch (mmpretrain VisionTransformer /
+SwinTransformer / ResNet or POAStaticResNet), forward + backward, both
+measured in this run. Target ratio <= 1.10.
 
     python benchmarks/elastic_overhead.py [--device cuda --dtype bfloat16]
+    python benchmarks/elastic_overhead.py --supernets vit-base swin-base
 """
 import argparse
 import os.path as osp
@@ -17,15 +19,22 @@ from common import device_name, time_it, write_json  # noqa: E402
 
 import poa_mm  # noqa: E402,F401
 
-SUBNETS = {
-    'base': ['384x12', '576x8', '768x12'],
-    'large': ['384x12', '768x12', '640x16'],
+SUPERNETS = {
+    'vit-base': (dict(type='ElasticViT', arch='base'),
+                 ['384x12', '576x8', '768x12']),
+    'vit-large': (dict(type='ElasticViT', arch='large'),
+                  ['384x12', '768x12', '640x16']),
+    'swin-base': (dict(type='ElasticSwin', arch='base'),
+                  ['swin-t', '112x12', 'swin-b']),
+    'resnet-paper': (dict(type='ElasticResNet', arch='paper'),
+                     ['r50', '96-6-20', 'r152']),
 }
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument('--archs', nargs='+', default=['base', 'large'])
+    p.add_argument('--supernets', nargs='+', default=list(SUPERNETS),
+                   choices=list(SUPERNETS))
     p.add_argument('--batch-size', type=int, default=8)
     p.add_argument('--img-size', type=int, default=224)
     p.add_argument('--device', default='cuda' if torch.cuda.is_available()
@@ -55,9 +64,10 @@ def main():
     images = torch.randn(args.batch_size, 3, args.img_size, args.img_size,
                          device=device)
     rows = []
-    for arch in args.archs:
-        elastic = MODELS.build(dict(type='ElasticViT', arch=arch)).to(device)
-        for name in SUBNETS[arch]:
+    for arch in args.supernets:
+        backbone_cfg, subnets = SUPERNETS[arch]
+        elastic = MODELS.build(backbone_cfg).to(device)
+        for name in subnets:
             spec = elastic.set_subnet(name)
             cfg, state = elastic.export_subnet(spec)
             stock = MODELS.build(cfg)
@@ -72,7 +82,7 @@ def main():
                        stock_s=t_stock, elastic_s=t_elastic,
                        ratio=t_elastic / t_stock)
             rows.append(row)
-            print(f'{arch:>6} {str(spec):>8}: stock {t_stock * 1e3:8.1f} ms'
+            print(f'{arch:>12} {str(spec):>8}: stock {t_stock * 1e3:8.1f} ms'
                   f'  elastic {t_elastic * 1e3:8.1f} ms'
                   f'  ratio {row["ratio"]:.3f}')
             del stock

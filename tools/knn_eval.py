@@ -14,6 +14,7 @@ import os.path as osp
 import sys
 
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmengine.runner.utils import set_random_seed
 
@@ -88,6 +89,8 @@ def main(argv=None):
     ])
     batch_size = args.batch_size or knn_cfg.get('batch_size', 256)
 
+    # Quiet: the per-parameter init report of mmengine is not wanted here.
+    MMLogger.get_instance('knn_eval', log_level='WARNING')
     set_random_seed(args.seed)
     model = build_model(cfg, args.checkpoint)
     specs = model.backbone.search_space.select(args.subnets)

@@ -1,8 +1,9 @@
 """Prepare small real detection / segmentation datasets from files that ship
 inside registry packages (no dataset downloads):
 
-* ``voc_instances/``: the labelme 6.3.1 sdist's PASCAL VOC examples with COCO
-  instance polygons (20 VOC classes), ``annotations/instances_{train,val}.json``
+* ``voc_instances/``: the labelme 6.3.1 sdist's PASCAL VOC examples with
+  COCO instance polygons (20 VOC classes),
+  ``annotations/instances_{train,val}.json``
   + ``images/``;
 * ``trees/``: the deepforest 2.1.0 wheel's aerial images with tree boxes (VOC
   xml), cut into tiles, COCO json (boxes; masks are the box polygons);

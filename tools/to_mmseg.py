@@ -3,8 +3,8 @@ sub-network (UPerNet with an auxiliary FCN head, or a linear head on the
 frozen backbone):
 
     python tools/to_mmseg.py subnets/vit_128x5.pth --template upernet \
-        --data-root data/ade/ADEChallengeData2016 --out configs_generated/seg.py
-    python tools/train.py configs_generated/seg.py
+        --data-root data/ade/ADEChallengeData2016 --out seg.py
+    python tools/train.py seg.py
 
 ADE20K layout (images/ and annotations/, each with training/ and
 validation/); a classes.txt in DATA_ROOT (or --classes-file) switches to a

@@ -1,7 +1,14 @@
 # POA on Fashion-MNIST, CPU-sized: a 192-wide, 6-deep ElasticViT supernet
 # (patch 4 on 28 px images; 20 sub-networks) trained in about 7 minutes on
 # 2 CPU cores (about 0.8 s per iteration). Same method, loss weighting and
-# schedule shapes as the paper recipe; scaled-down numbers.
+# schedule shapes as the paper recipe, with scaled-down numbers. Four
+# settings differ from the paper on purpose, so that a 500-iteration run
+# leaves DINO's uniform-target plateau (at init, the head maps every
+# Fashion-MNIST image to almost the same direction, so Sinkhorn-Knopp
+# targets start uniform): LayerScale 1.0 (paper 1e-5), a smaller head
+# (256 hidden, 64 bottleneck, 128..1024 prototypes; paper 2048 / 256 /
+# 8192..65536), a constant teacher temperature 0.04 (paper 0.04 -> 0.07 over
+# 30 epochs) and a faster teacher (EMA from 0.98; paper 0.992).
 _base_ = ['../_base_/poa_runtime.py']
 
 max_iters = 500
@@ -13,16 +20,13 @@ model = dict(
         type='ElasticViT',
         arch='tiny',
         drop_path_rate=0.1,
-        # The paper's 1e-5 leaves the CLS token almost image-independent for
-        # the first few hundred iterations (uniform Sinkhorn targets); a
-        # 500-iteration run needs the blocks to contribute from the start.
-        layer_scale_init_value=0.1),
+        layer_scale_init_value=1.0),
     head=dict(
         type='MultiProjectionHead',
         in_channels=192,
-        num_prototypes=(512, 1024, 2048, 4096),
-        hidden_channels=512,
-        bottleneck_channels=128),
+        num_prototypes=(128, 256, 512, 1024),
+        hidden_channels=256,
+        bottleneck_channels=64),
     lambda_intact=0.8,
     koleo_weight=0.1,
     data_preprocessor=dict(
@@ -62,7 +66,7 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
 
 optim_wrapper = dict(
     type='POAOptimWrapper',
-    optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999),
+    optimizer=dict(type='AdamW', lr=3e-3, betas=(0.9, 0.999),
                    weight_decay=0.04),
     constructor='POAOptimWrapperConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.9, patch_embed_lr_mult=0.2),
@@ -73,12 +77,12 @@ custom_hooks = [
     dict(
         type='POAScheduleHook',
         max_iters=max_iters,
-        lr=2e-3,
+        lr=3e-3,
         lr_min=2e-5,
         warmup_iters=iters_per_epoch,
         weight_decay=(0.04, 0.4),
-        momentum=(0.99, 0.9999),
-        teacher_temp=(0.04, 0.07),
+        momentum=(0.98, 0.9999),
+        teacher_temp=(0.04, 0.04),
         teacher_temp_warmup_iters=3 * iters_per_epoch,
         freeze_last_layer_iters=iters_per_epoch,
         ibot_start_iter=3 * iters_per_epoch,

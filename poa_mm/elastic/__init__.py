@@ -1,6 +1,6 @@
+from .resnet import ElasticResNet, export_resnet_state_dict
 from .search_space import SearchSpace, evenly_spaced_indices, grid_search_space
 from .spec import SubnetSpec
-from .resnet import ElasticResNet, export_resnet_state_dict
 from .swin import ElasticSwin, export_swin_state_dict
 from .vit import ElasticViT, export_vit_state_dict
 

@@ -15,8 +15,12 @@ from mmpretrain.registry import MODELS
 from torch import Tensor
 
 from .search_space import SearchSpace, evenly_spaced_indices, grid_search_space
-from .slicing import (input_scale, slice_channels, slice_grouped_rows,
-                      slice_linear)
+from .slicing import (
+    input_scale,
+    slice_channels,
+    slice_grouped_rows,
+    slice_linear,
+)
 from .spec import SubnetSpec
 
 

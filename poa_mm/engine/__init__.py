@@ -1,5 +1,7 @@
-from .downstream import (BackboneLayerDecayOptimWrapperConstructor,
-                         PretrainedBackboneCheckHook)
+from .downstream import (
+                         BackboneLayerDecayOptimWrapperConstructor,
+                         PretrainedBackboneCheckHook,
+)
 from .hooks import ElasticSamplingHook, POAScheduleHook, cosine_schedule
 from .optim_wrapper import BF16AutocastOptimWrapper
 from .optimizers import POAOptimWrapper, POAOptimWrapperConstructor

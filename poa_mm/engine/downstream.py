@@ -7,8 +7,12 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.optim import DefaultOptimWrapperConstructor
-from mmpretrain.registry import (HOOKS, OPTIM_WRAPPER_CONSTRUCTORS,
-                                 OPTIM_WRAPPERS, OPTIMIZERS)
+from mmpretrain.registry import (
+    HOOKS,
+    OPTIM_WRAPPER_CONSTRUCTORS,
+    OPTIM_WRAPPERS,
+    OPTIMIZERS,
+)
 
 
 def _unwrap(model):
