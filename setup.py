@@ -13,6 +13,13 @@ setup(
     'MMPretrain, MMDetection and MMSegmentation',
     packages=find_packages(include=['poa_mm', 'poa_mm.*']),
     python_requires='>=3.10',
-    install_requires=read_requirements('requirements.txt'),
+    # Ranges for users bringing their own torch/mmcv; requirements.txt pins
+    # the set scripts/setup_env.sh installs.
+    install_requires=[
+        'torch>=2.0', 'torchvision', 'mmengine>=0.10.0,<1.0',
+        'mmcv>=2.0.0,<2.2.0', 'mmpretrain>=1.2.0,<2.0',
+        'mmdet>=3.3.0,<4.0', 'mmsegmentation>=1.2.2,<2.0', 'ftfy', 'regex',
+        'numpy'
+    ],
     extras_require=dict(dev=read_requirements('requirements-dev.txt')),
 )

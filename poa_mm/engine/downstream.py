@@ -19,6 +19,16 @@ def _unwrap(model):
     return model.module if is_model_wrapper(model) else model
 
 
+def layer_decay_scale(backbone: nn.Module, name: str, decay: float,
+                      prefix: str = 'backbone.') -> float:
+    """``decay ** (n - 1 - depth)`` for a backbone parameter at layer
+    ``depth`` of ``n`` (``get_layer_depth``); 1 when ``decay`` is 1."""
+    if decay == 1.:
+        return 1.
+    depth, num_layers = backbone.get_layer_depth(name, prefix)
+    return decay**(num_layers - 1 - depth)
+
+
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class BackboneLayerDecayOptimWrapperConstructor(
         DefaultOptimWrapperConstructor):
@@ -40,10 +50,8 @@ class BackboneLayerDecayOptimWrapperConstructor(
         for name, param in model.named_parameters():
             if not param.requires_grad:
                 continue
-            scale = 1.
-            if decay != 1. and name.startswith('backbone.'):
-                depth, num = backbone.get_layer_depth(name, 'backbone.')
-                scale = decay**(num - 1 - depth)
+            scale = layer_decay_scale(backbone, name, decay) \
+                if name.startswith('backbone.') else 1.
             groups.append(
                 dict(params=[param], lr=self.base_lr * scale,
                      weight_decay=0. if param.ndim == 1 else self.base_wd))

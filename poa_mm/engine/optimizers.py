@@ -8,11 +8,10 @@ import torch.nn as nn
 from mmengine.model import is_model_wrapper
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
 from mmengine.runner.amp import autocast
-from mmpretrain.registry import (
-    OPTIM_WRAPPER_CONSTRUCTORS,
-    OPTIM_WRAPPERS,
-    OPTIMIZERS,
-)
+from mmpretrain.registry import (OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS,
+                                 OPTIMIZERS)
+
+from .downstream import layer_decay_scale
 
 
 def _no_weight_decay(name: str, param: torch.Tensor) -> bool:
@@ -50,11 +49,8 @@ class POAOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             if not param.requires_grad:
                 continue
             if name.startswith('backbone.'):
-                layer_id, num_layers = backbone.get_layer_depth(
-                    name, 'backbone.')
-                lr_mult = decay**(num_layers - 1 - layer_id)
-                if '.patch_embed' in name or name.startswith(
-                        'backbone.patch_embed'):
+                lr_mult = layer_decay_scale(backbone, name, decay)
+                if name.startswith('backbone.patch_embed'):
                     lr_mult *= patch_mult
                 clip = 'backbone'
             else:
