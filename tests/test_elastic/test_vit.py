@@ -143,3 +143,12 @@ def test_vit_large_presets_and_random_subnets_export_exactly(vit_large):
     for spec in specs:
         assert_subnet_exact(vit_large, spec, images, out_indices=[3, -1])
     assert SubnetSpec(384, (12, )) == space.resolve('vit-s')
+
+
+def test_without_qkv_bias():
+    model = MODELS.build(dict(type='ElasticViT', arch='micro',
+                              qkv_bias=False))
+    randomise(model, seed=2)
+    model.eval()
+    for spec in ('64x2', '96x3'):
+        assert_subnet_exact(model, spec, torch.randn(2, 3, 28, 28), [-1])
