@@ -33,7 +33,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='mixed precision: fp16 AMP on GPU, bf16 autocast on CPU')
+        help='mixed precision: fp16 AMP on GPU, bf16 autocast on CPU '
+        '(POA configs: bf16 autocast everywhere)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -80,7 +81,10 @@ def build_config(args) -> Config:
 
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if torch.cuda.is_available():
+        if optim_wrapper.split('.')[-1] == 'POAOptimWrapper':
+            # Keeps its per-module clipping; bf16 needs no loss scaler.
+            cfg.optim_wrapper.dtype = 'bfloat16'
+        elif torch.cuda.is_available():
             if optim_wrapper in ('OptimWrapper', 'mmengine.OptimWrapper'):
                 cfg.optim_wrapper.type = 'AmpOptimWrapper'
                 cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')

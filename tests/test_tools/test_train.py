@@ -124,3 +124,16 @@ def test_dist_train_two_cpu_ranks(repo_root, fashion_mnist, tmp_path):
         assert all(v == v and abs(v) < 1e4 for k, v in r.items()
                    if k.startswith('loss'))  # finite, not diverging
     assert glob.glob(str(tmp_path / 'work' / 'iter_3.pth'))
+
+
+def test_amp_on_cpu_keeps_the_poa_wrapper(repo_root, fashion_mnist,
+                                          tmp_path):
+    cfg = write_config(tmp_path, repo_root, fashion_mnist, 2,
+                       tmp_path / 'rec')
+    proc = run([sys.executable, 'tools/train.py', cfg, '--amp',
+                '--work-dir', str(tmp_path / 'work')], repo_root)
+    assert 'grad_norm_backbone' in proc.stdout + proc.stderr
+    recs = records(tmp_path / 'rec')
+    assert [r['iter'] for r in recs] == [0, 1]
+    assert all(v == v for r in recs for k, v in r.items()
+               if k.startswith('loss'))
