@@ -4,6 +4,7 @@ import copy
 from contextlib import contextmanager
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -162,7 +163,7 @@ class ElasticSwin(BaseBackbone):
             conv_type='Conv2d', kernel_size=patch_size, stride=patch_size,
             norm_cfg=dict(type='LN'))
         self.mask_token = nn.Parameter(torch.zeros(1, C))
-        rates = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        rates = np.linspace(0, drop_path_rate, sum(self.depths)).tolist()
         self.stages = nn.ModuleList()
         for s, depth in enumerate(self.depths):
             dims = C * 2**s

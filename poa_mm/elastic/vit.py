@@ -4,6 +4,7 @@ import copy
 from contextlib import contextmanager
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -295,8 +296,7 @@ class ElasticViT(BaseBackbone):
         if drop_path_uniform:
             rates = [drop_path_rate] * self.num_layers
         else:
-            rates = torch.linspace(0, drop_path_rate,
-                                   self.num_layers).tolist()
+            rates = np.linspace(0, drop_path_rate, self.num_layers).tolist()
         self.layers = nn.ModuleList(
             ElasticTransformerLayer(D, D * self.mlp_ratio, self.head_dims,
                                     qkv_bias, layer_scale_init_value,

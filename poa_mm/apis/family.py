@@ -1,0 +1,43 @@
+"""The family of a supernet: every sub-network with its size (and k-NN)."""
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from mmpretrain.registry import MODELS
+
+
+def subnet_family(backbone_cfg: dict,
+                  knn_rows: Optional[Sequence[dict]] = None) -> List[dict]:
+    """One row per sub-network, smallest first: spec, width, depths and
+    parameters of the exported standard backbone; k-NN columns of
+    ``knn_rows`` (from tools/knn_eval.py) where the spec matches.
+
+    The backbone is built on the meta device: shapes only, no memory.
+    """
+    import poa_mm  # noqa: F401
+    with torch.device('meta'):
+        backbone = MODELS.build(backbone_cfg)
+    knn: Dict[str, dict] = {r['subnet']: r for r in knn_rows or []}
+    rows = []
+    for spec in backbone.search_space.candidates():
+        _, state = backbone.export_subnet(spec)
+        row = dict(subnet=str(spec), width=spec.width,
+                   depths='-'.join(map(str, spec.depths)),
+                   params_m=sum(t.numel() for t in state.values()) / 1e6)
+        row.update({
+            k: v
+            for k, v in knn.get(str(spec), {}).items()
+            if k.startswith('k') or k.startswith('random_k')
+        })
+        rows.append(row)
+    return rows
+
+
+def pareto_front(rows: Sequence[dict], metric: str) -> List[dict]:
+    """Rows not beaten by a smaller (or equal) one on ``metric``."""
+    front, best = [], float('-inf')
+    for row in sorted((r for r in rows if metric in r),
+                      key=lambda r: (r['params_m'], -r[metric])):
+        if row[metric] > best:
+            front.append(row)
+            best = row[metric]
+    return front
