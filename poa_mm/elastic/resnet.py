@@ -1,7 +1,6 @@
 """ElasticResNet: POA's GroupNorm bottleneck ResNet supernet."""
 import copy
 import itertools
-from contextlib import contextmanager
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -13,6 +12,7 @@ from mmpretrain.models.backbones.resnet import ResNet
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
+from .base import ElasticBackboneMixin
 from .search_space import SearchSpace, evenly_spaced_indices
 from .slicing import input_scale, slice_channels, slice_linear
 from .spec import SubnetSpec
@@ -109,7 +109,7 @@ class ElasticBottleneck(nn.Module):
 
 
 @MODELS.register_module()
-class ElasticResNet(BaseBackbone):
+class ElasticResNet(ElasticBackboneMixin, BaseBackbone):
     """Elastic GroupNorm ResNet of `POA <https://arxiv.org/abs/2408.01031>`_.
 
     The bottleneck mid width ``w * 2**stage`` is elastic and tied across
@@ -199,10 +199,6 @@ class ElasticResNet(BaseBackbone):
             prev = out
         self.set_subnet(subnet or self.search_space.intact)
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        return self
-
     # ------------------------------------------------------ sub-networks
     def stage_depths(self, spec: SubnetSpec) -> List[int]:
         depths = list(self.stage_blocks)
@@ -223,15 +219,6 @@ class ElasticResNet(BaseBackbone):
             for i in range(len(self.stage_blocks))
         ]
         return spec
-
-    @contextmanager
-    def subnet(self, spec):
-        previous = self.active_subnet
-        self.set_subnet(spec)
-        try:
-            yield self.active_subnet
-        finally:
-            self.set_subnet(previous)
 
     @property
     def out_channels(self) -> int:

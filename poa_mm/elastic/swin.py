@@ -1,7 +1,6 @@
 """ElasticSwin: a Swin Transformer supernet whose sub-networks are stock
 ``mmpretrain.SwinTransformer`` models."""
 import copy
-from contextlib import contextmanager
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -15,6 +14,7 @@ from mmpretrain.models.utils import ShiftWindowMSA
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
+from .base import ElasticBackboneMixin
 from .search_space import SearchSpace, evenly_spaced_indices, grid_search_space
 from .slicing import (
     input_scale,
@@ -78,7 +78,7 @@ def slice_swin_tensor(name: str, tensor: Tensor, g: SwinSlice) -> Tensor:
 
 
 @MODELS.register_module()
-class ElasticSwin(BaseBackbone):
+class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
     """Elastic Swin Transformer of `POA <https://arxiv.org/abs/2408.01031>`_.
 
     Width ``w`` (stage ``s`` has ``w * 2**s`` channels and the first
@@ -179,10 +179,6 @@ class ElasticSwin(BaseBackbone):
             self.add_module(f'norm{i}', nn.LayerNorm(C * 2**i))
         self.set_subnet(subnet or self.search_space.intact)
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        return self
-
     # ------------------------------------------------------ sub-networks
     def stage_depths(self, spec: SubnetSpec) -> List[int]:
         depths = list(self.depths)
@@ -202,15 +198,6 @@ class ElasticSwin(BaseBackbone):
                       scale) for s in range(len(self.depths))
         ]
         return spec
-
-    @contextmanager
-    def subnet(self, spec):
-        previous = self.active_subnet
-        self.set_subnet(spec)
-        try:
-            yield self.active_subnet
-        finally:
-            self.set_subnet(previous)
 
     @property
     def out_channels(self) -> int:

@@ -1,7 +1,6 @@
 """ElasticViT: a Vision Transformer supernet whose sub-networks are stock
 ``mmpretrain.VisionTransformer`` models."""
 import copy
-from contextlib import contextmanager
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -14,6 +13,7 @@ from mmpretrain.models.utils import resize_pos_embed, to_2tuple
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
+from .base import ElasticBackboneMixin
 from .search_space import SearchSpace, evenly_spaced_indices, grid_search_space
 from .slicing import (
     input_scale,
@@ -179,7 +179,7 @@ class ElasticTransformerLayer(nn.Module):
 
 
 @MODELS.register_module()
-class ElasticViT(BaseBackbone):
+class ElasticViT(ElasticBackboneMixin, BaseBackbone):
     """Elastic Vision Transformer of `POA <https://arxiv.org/abs/2408.01031>`_.
 
     A supernet whose every sub-network (width ``w``, depth ``d``) is cut out
@@ -350,11 +350,6 @@ class ElasticViT(BaseBackbone):
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
 
-    def train(self, mode: bool = True):
-        # BaseBackbone.train returns None; keep nn.Module's contract.
-        super().train(mode)
-        return self
-
     def init_weights(self):
         # Weights are initialised at construction (POA's scheme); only a
         # 'Pretrained' init_cfg changes them here.
@@ -371,16 +366,6 @@ class ElasticViT(BaseBackbone):
         self._geometry = ViTSlice(width, width * self.mlp_ratio,
                                   input_scale(self.embed_dims, width))
         return spec
-
-    @contextmanager
-    def subnet(self, spec):
-        """Run the body with ``spec`` active, then restore the previous one."""
-        previous = self.active_subnet
-        self.set_subnet(spec)
-        try:
-            yield self.active_subnet
-        finally:
-            self.set_subnet(previous)
 
     @property
     def out_channels(self) -> int:
