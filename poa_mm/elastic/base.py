@@ -1,13 +1,45 @@
 """What every elastic backbone shares on top of ``set_subnet``."""
+import copy
 from contextlib import contextmanager
+from typing import Dict, Iterable, Union
+
+from .spec import SubnetSpec
 
 
 class ElasticBackboneMixin:
-    """``subnet()`` context manager and an ``nn.Module``-style ``train``.
+    """Arch resolution, the ``subnet()`` context manager and an
+    ``nn.Module``-style ``train``.
 
     Put it before ``BaseBackbone`` in the bases: MMPretrain's
     ``BaseBackbone.train`` returns None.
     """
+
+    arch_zoo: Dict[str, dict] = {}
+
+    def _resolve_arch(self, arch: Union[str, dict],
+                      required: Iterable[str]) -> dict:
+        """A copy of the ``arch_zoo`` entry or of a custom dict with the
+        ``required`` keys; clear errors otherwise."""
+        name = type(self).__name__
+        if isinstance(arch, str):
+            key = arch.lower()
+            if key not in self.arch_zoo:
+                raise ValueError(f'Unknown {name} arch {arch!r}; choose '
+                                 f'from {sorted(self.arch_zoo)} or pass a '
+                                 'dict')
+            return copy.deepcopy(self.arch_zoo[key])
+        required = set(required)
+        if not isinstance(arch, dict) or not required <= set(arch):
+            raise ValueError(f'A custom {name} arch needs the keys '
+                             f'{sorted(required)}, got {arch!r}')
+        return copy.deepcopy(dict(arch))
+
+    @staticmethod
+    def _parse_presets(arch: dict) -> Dict[str, SubnetSpec]:
+        return {
+            k: SubnetSpec.parse(v)
+            for k, v in arch.get('presets', {}).items()
+        }
 
     @contextmanager
     def subnet(self, spec):

@@ -1,5 +1,4 @@
 """ElasticResNet: POA's GroupNorm bottleneck ResNet supernet."""
-import copy
 import itertools
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
@@ -155,12 +154,9 @@ class ElasticResNet(ElasticBackboneMixin, BaseBackbone):
                  subnet: Optional[str] = None,
                  init_cfg=None):
         super().__init__(init_cfg)
-        if isinstance(arch, str):
-            if arch not in self.arch_zoo:
-                raise ValueError(f'Unknown ElasticResNet arch {arch!r}; '
-                                 f'choose from {sorted(self.arch_zoo)}')
-            arch = self.arch_zoo[arch]
-        a = self.arch_settings = copy.deepcopy(dict(arch))
+        a = self.arch_settings = self._resolve_arch(
+            arch, ('stage_blocks', 'out_channels', 'stem_channels', 'widths',
+                   'elastic_stages'))
         self.stage_blocks = tuple(a['stage_blocks'])
         self.out_channels_per_stage = tuple(a['out_channels'])
         self.stem_channels = a['stem_channels']
@@ -170,12 +166,9 @@ class ElasticResNet(ElasticBackboneMixin, BaseBackbone):
         self.in_channels = in_channels
         self.num_groups = num_groups
         self.out_indices = tuple(out_indices)
-        presets = {
-            k: SubnetSpec.parse(v)
-            for k, v in a.get('presets', {}).items()
-        }
         self.search_space = resnet_search_space(
-            self.widths, self.stage_blocks, a['elastic_stages'], presets,
+            self.widths, self.stage_blocks, a['elastic_stages'],
+            self._parse_presets(a),
             a.get('sample_scale', 2))
 
         self.conv1 = nn.Conv2d(in_channels, self.stem_channels, 7, 2, 3,

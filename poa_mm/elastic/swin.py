@@ -1,6 +1,5 @@
 """ElasticSwin: a Swin Transformer supernet whose sub-networks are stock
 ``mmpretrain.SwinTransformer`` models."""
-import copy
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -130,12 +129,9 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
                  subnet: Optional[str] = None,
                  init_cfg=None):
         super().__init__(init_cfg)
-        if isinstance(arch, str):
-            if arch not in self.arch_zoo:
-                raise ValueError(f'Unknown ElasticSwin arch {arch!r}; choose '
-                                 f'from {sorted(self.arch_zoo)}')
-            arch = self.arch_zoo[arch]
-        a = self.arch_settings = copy.deepcopy(dict(arch))
+        a = self.arch_settings = self._resolve_arch(
+            arch, ('embed_dims', 'depths', 'head_dims', 'widths',
+                   'stage3_depths'))
         self.embed_dims = a['embed_dims']
         self.depths = tuple(a['depths'])
         self.head_dims = a['head_dims']
@@ -149,13 +145,9 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
             raise ValueError(f'ElasticSwin widths must be multiples of '
                              f'head_dims {self.head_dims} ending at '
                              f'{self.embed_dims}; got {widths}')
-        presets = {
-            k: SubnetSpec.parse(v)
-            for k, v in a.get('presets', {}).items()
-        }
         self.search_space: SearchSpace = grid_search_space(
             widths, sorted(a['stage3_depths']), a.get('sample_scale', 2),
-            presets)
+            self._parse_presets(a))
 
         C = self.embed_dims
         self.patch_embed = PatchEmbed(

@@ -1,6 +1,5 @@
 """ElasticViT: a Vision Transformer supernet whose sub-networks are stock
 ``mmpretrain.VisionTransformer`` models."""
-import copy
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -262,7 +261,9 @@ class ElasticViT(ElasticBackboneMixin, BaseBackbone):
                  subnet: Optional[str] = None,
                  init_cfg=None):
         super().__init__(init_cfg)
-        self.arch_settings = self._parse_arch(arch)
+        self.arch_settings = self._resolve_arch(
+            arch, ('embed_dims', 'num_layers', 'head_dims', 'widths',
+                   'depths'))
         a = self.arch_settings
         self.embed_dims = a['embed_dims']
         self.num_layers = a['num_layers']
@@ -308,20 +309,6 @@ class ElasticViT(ElasticBackboneMixin, BaseBackbone):
         self.set_subnet(subnet or self.search_space.intact)
 
     # ------------------------------------------------------------ set-up
-    def _parse_arch(self, arch) -> dict:
-        if isinstance(arch, str):
-            key = arch.lower()
-            if key not in self.arch_zoo:
-                raise ValueError(f'Unknown ElasticViT arch {arch!r}; choose '
-                                 f'from {sorted(self.arch_zoo)} or pass a '
-                                 'dict')
-            return copy.deepcopy(self.arch_zoo[key])
-        needed = {'embed_dims', 'num_layers', 'head_dims', 'widths', 'depths'}
-        if not isinstance(arch, dict) or not needed <= set(arch):
-            raise ValueError(f'A custom ElasticViT arch needs the keys '
-                             f'{sorted(needed)}, got {arch!r}')
-        return copy.deepcopy(dict(arch))
-
     def _build_search_space(self, a: dict) -> SearchSpace:
         widths, depths = sorted(a['widths']), sorted(a['depths'])
         bad = [w for w in widths if w % a['head_dims'] or w > a['embed_dims']]
@@ -334,12 +321,8 @@ class ElasticViT(ElasticBackboneMixin, BaseBackbone):
             raise ValueError(f'ElasticViT depths must lie in [1, '
                              f'{a["num_layers"]}] and end at num_layers; got '
                              f'{depths}')
-        presets = {
-            k: SubnetSpec.parse(v)
-            for k, v in a.get('presets', {}).items()
-        }
         return grid_search_space(widths, depths, a.get('sample_scale', 3),
-                                 presets)
+                                 self._parse_presets(a))
 
     def _reset_parameters(self):
         trunc_normal_(self.pos_embed, std=.02)
