@@ -16,39 +16,28 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
 
 def parse_args(argv=None):
+    from poa_mm.apis.downstream import add_common_args
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument('subnet_checkpoint', help='from tools/extract_subnet.py')
+    add_common_args(p)
     p.add_argument('--template', required=True,
                    choices=['mask-rcnn', 'cascade-mask-rcnn'])
-    p.add_argument('--data-root', required=True)
-    p.add_argument('--out', required=True)
     p.add_argument('--img-scale', type=int, nargs=2, default=(1333, 800),
                    metavar=('LONG', 'SHORT'))
-    p.add_argument('--batch-size', type=int, default=2)
     p.add_argument('--max-iters', type=int, default=None,
                    help='an iteration-based run instead of the 3x schedule')
-    p.add_argument('--lr', type=float, default=None)
-    p.add_argument('--layer-decay', type=float, default=None)
-    p.add_argument('--overwrite', action='store_true')
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from poa_mm.apis.downstream import mmdet_config, write_config
-    if osp.exists(args.out) and not args.overwrite:
-        sys.exit(f'error: {args.out} exists; pass --overwrite to replace it')
-    try:
-        cfg = mmdet_config(args.subnet_checkpoint, args.template,
-                           args.data_root, max_iters=args.max_iters,
-                           img_scale=args.img_scale,
-                           batch_size=args.batch_size, lr=args.lr,
-                           layer_decay=args.layer_decay)
-    except (ValueError, FileNotFoundError) as e:
-        sys.exit(f'error: {e}')
-    write_config(cfg, args.out, overwrite=args.overwrite)
-    print(f'wrote {args.out}')
+    from poa_mm.apis.downstream import generate_config, mmdet_config
+    generate_config(
+        lambda: mmdet_config(
+            args.subnet_checkpoint, args.template, args.data_root,
+            max_iters=args.max_iters, img_scale=args.img_scale,
+            batch_size=args.batch_size, lr=args.lr,
+            layer_decay=args.layer_decay), args.out, args.overwrite)
 
 
 if __name__ == '__main__':
