@@ -117,10 +117,22 @@ def main(argv=None):
     if args.launcher != 'none' and not torch.cuda.is_available() \
             and not torch.distributed.is_initialized():
         init_cpu_distributed(args.launcher)
-    if args.amp:
-        import poa_mm  # noqa: F401  (registers the bf16 wrapper)
     runner = Runner.from_cfg(cfg)
-    runner.train()
+    from poa_mm.engine import NonFiniteLossError
+    try:
+        runner.train()
+    except NonFiniteLossError as e:
+        sys.exit(f'error: {e}; training stopped. Last good checkpoint: '
+                 f'{last_checkpoint(runner.work_dir)}')
+
+
+def last_checkpoint(work_dir: str) -> str:
+    """The checkpoint named in ``work_dir/last_checkpoint``, or 'none'."""
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.exists(marker):
+        return 'none (no checkpoint was written)'
+    with open(marker) as f:
+        return f.read().strip()
 
 
 if __name__ == '__main__':

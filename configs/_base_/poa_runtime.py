@@ -28,7 +28,9 @@ log_processor = dict(
 log_level = 'INFO'
 load_from = None
 resume = False
-randomness = dict(seed=0, deterministic=False)
+# torch/numpy seeded seed + rank (official): drop-path subsets differ across
+# ranks.
+randomness = dict(seed=0, diff_rank_seed=True, deterministic=False)
 # The mask token is unused until iBOT starts: DDP must allow that.
 model_wrapper_cfg = dict(
     type='MMDistributedDataParallel', find_unused_parameters=True)

@@ -8,7 +8,8 @@ _base_ = ['./poa_vit-l16_32xb50-1200e_in1k.py']
 
 iters_per_epoch = 1000
 max_iters = 692 * iters_per_epoch  # 692,000
-peak_lr = 0.004472  # sqrt rule: 0.004 * sqrt(1280 / 1024); paper: linear
+# Peak lr: the sqrt rule of the ViT recipe on the real global batch
+# (0.004 * sqrt(1280 / 1024) on 32 GPUs; paper: linear).
 
 model = dict(
     backbone=dict(_delete_=True, type='ElasticResNet', arch='paper'),
@@ -17,14 +18,12 @@ model = dict(
 train_dataloader = dict(batch_size=40)
 train_cfg = dict(max_iters=max_iters)
 optim_wrapper = dict(
-    optimizer=dict(lr=peak_lr),
     # The code uses 0.95 for ResNet (the paper says 0.9); no patch embed.
     paramwise_cfg=dict(layer_decay_rate=0.95, patch_embed_lr_mult=1.0))
 custom_hooks = [
     dict(
         type='POAScheduleHook',
-        max_iters=max_iters,
-        lr=peak_lr,
+        lr_scaling=lr_scaling,
         lr_min=2e-5,
         warmup_iters=30 * iters_per_epoch,
         weight_decay=(0.04, 0.4),

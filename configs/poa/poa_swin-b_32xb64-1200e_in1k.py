@@ -10,7 +10,8 @@ _base_ = ['./poa_vit-l16_32xb50-1200e_in1k.py']
 
 iters_per_epoch = 625
 max_iters = 346 * iters_per_epoch  # 216,250
-peak_lr = 0.005657  # sqrt rule: 0.004 * sqrt(2048 / 1024); paper: linear
+# Peak lr: the sqrt rule of the ViT recipe on the real global batch
+# (0.004 * sqrt(2048 / 1024) on 32 GPUs; paper: linear).
 
 model = dict(
     backbone=dict(
@@ -22,12 +23,10 @@ model = dict(
     data_preprocessor=dict(mask_grid=(14, 14), mask_ratio_range=(0.1, 0.3)))
 train_dataloader = dict(batch_size=64)
 train_cfg = dict(max_iters=max_iters)
-optim_wrapper = dict(optimizer=dict(lr=peak_lr))
 custom_hooks = [
     dict(
         type='POAScheduleHook',
-        max_iters=max_iters,
-        lr=peak_lr,
+        lr_scaling=lr_scaling,
         lr_min=2e-5,
         warmup_iters=30 * iters_per_epoch,
         weight_decay=(0.04, 0.4),

@@ -6,9 +6,11 @@ _base_ = ['../_base_/poa_runtime.py']
 
 iters_per_epoch = 800  # OFFICIAL_EPOCH_LENGTH
 max_iters = 346 * iters_per_epoch  # 276,800; "1200 effective epochs"
-# Peak lr by the code's sqrt rule 0.004 * sqrt(1600 / 1024) = 0.005
-# (the paper says linear scaling, which would give 0.00625).
-peak_lr = 0.005
+# Peak lr by the code's sqrt rule, computed at start-up from the real global
+# batch: 0.004 * sqrt(world size x batch per GPU / 1024), 0.005 on 32 x 50,
+# 0.0025 on 8 x 50 (the paper says linear scaling: 0.00625 on 32 x 50).
+# POAScheduleHook logs it; an explicit `lr=` in the hook wins.
+lr_scaling = dict(base_lr=0.004, ref_batch=1024, rule='sqrt')
 
 model = dict(
     type='POA',
@@ -68,7 +70,7 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
 
 optim_wrapper = dict(
     type='POAOptimWrapper',
-    optimizer=dict(type='AdamW', lr=peak_lr, betas=(0.9, 0.999),
+    optimizer=dict(type='AdamW', lr=0.004, betas=(0.9, 0.999),
                    weight_decay=0.04),
     constructor='POAOptimWrapperConstructor',
     # Layer-wise lr decay during pre-training (POA-specific; DINOv2: 1.0).
@@ -78,12 +80,12 @@ optim_wrapper = dict(
     # autocast (no scaler) with DDP.
     dtype='bfloat16')
 param_scheduler = []  # POAScheduleHook sets lr and wd every iteration.
+# The schedules span train_cfg.max_iters (the hook reads it from the loop).
 
 custom_hooks = [
     dict(
         type='POAScheduleHook',
-        max_iters=max_iters,
-        lr=peak_lr,
+        lr_scaling=lr_scaling,
         lr_min=2e-5,
         warmup_iters=10 * iters_per_epoch,
         weight_decay=(0.04, 0.4),

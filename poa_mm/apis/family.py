@@ -6,12 +6,15 @@ from mmpretrain.registry import MODELS
 
 
 def subnet_family(backbone_cfg: dict,
-                  knn_rows: Optional[Sequence[dict]] = None) -> List[dict]:
-    """One row per sub-network, smallest first: spec, width, depths and
-    parameters of the exported standard backbone; k-NN columns of
-    ``knn_rows`` (from tools/knn_eval.py) where the spec matches.
+                  knn_rows: Optional[Sequence[dict]] = None,
+                  input_size=None) -> List[dict]:
+    """One row per sub-network, smallest first: spec, width, depths,
+    parameters and FLOPs (multiply-adds, one image of ``input_size``,
+    default the backbone's) of the exported standard backbone; k-NN columns
+    of ``knn_rows`` (from tools/knn_eval.py) where the spec matches.
 
-    The backbone is built on the meta device: shapes only, no memory.
+    The backbone is built on the meta device: shapes only, no memory; the
+    FLOPs are the family's closed form (``backbone.flops``).
     """
     import poa_mm  # noqa: F401
     with torch.device('meta'):
@@ -22,7 +25,8 @@ def subnet_family(backbone_cfg: dict,
         _, state = backbone.export_subnet(spec)
         row = dict(subnet=str(spec), width=spec.width,
                    depths='-'.join(map(str, spec.depths)),
-                   params_m=sum(t.numel() for t in state.values()) / 1e6)
+                   params_m=sum(t.numel() for t in state.values()) / 1e6,
+                   gflops=backbone.flops(spec, input_size) / 1e9)
         row.update({
             k: v
             for k, v in knn.get(str(spec), {}).items()

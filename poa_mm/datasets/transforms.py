@@ -19,7 +19,13 @@ class POAMultiCrop(BaseTransform):
     0.0, global 2: 0.9, local: 0.5); the paper lists the nominal
     1.0 / 0.1 / 0.5 (DINOv2's inverted ``RandomApply`` bug).
 
-    Required keys: ``img`` (HWC uint8, RGB or BGR as loaded).
+    The colour transforms (jitter, grayscale, solarize) see RGB, as in the
+    official code on PIL images: an image in ``channel_order`` 'bgr' (what
+    ``LoadImageFromFile`` gives) is converted on the way in, and the views
+    are returned in the input's channel order, so the data preprocessor's
+    ``to_rgb`` works as for every other MMPretrain pipeline.
+
+    Required keys: ``img`` (HWC uint8 in ``channel_order``).
     Modified keys: ``img`` becomes a list of HWC uint8 arrays, the global
     crops first.
 
@@ -32,6 +38,10 @@ class POAMultiCrop(BaseTransform):
         blur_probs (tuple): Blur probabilities of (global 1, global 2,
             local). Defaults to (0.0, 0.9, 0.5).
         solarize_prob (float): For global crop 2. Defaults to 0.2.
+        color_jitter_prob (float): Defaults to 0.8.
+        grayscale_prob (float): Defaults to 0.2.
+        channel_order (str): 'bgr' or 'rgb', of the input and the views.
+            Defaults to 'bgr'.
     """
 
     def __init__(self,
@@ -41,13 +51,21 @@ class POAMultiCrop(BaseTransform):
                  global_scale: Tuple[float, float] = (0.32, 1.0),
                  local_scale: Tuple[float, float] = (0.05, 0.32),
                  blur_probs: Sequence[float] = (0.0, 0.9, 0.5),
-                 solarize_prob: float = 0.2):
+                 solarize_prob: float = 0.2,
+                 color_jitter_prob: float = 0.8,
+                 grayscale_prob: float = 0.2,
+                 channel_order: str = 'bgr'):
+        if channel_order not in ('bgr', 'rgb'):
+            raise ValueError(f"channel_order must be 'bgr' or 'rgb', got "
+                             f'{channel_order!r}')
+        self.flip_channels = channel_order == 'bgr'
         self.num_local_crops = num_local_crops
         self.settings = dict(
             global_size=global_size, local_size=local_size,
             num_local_crops=num_local_crops, global_scale=global_scale,
             local_scale=local_scale, blur_probs=tuple(blur_probs),
-            solarize_prob=solarize_prob)
+            solarize_prob=solarize_prob, color_jitter_prob=color_jitter_prob,
+            grayscale_prob=grayscale_prob, channel_order=channel_order)
 
         def view(size, scale, blur_p, solarize_p=0.):
             return T.Compose([
@@ -55,8 +73,9 @@ class POAMultiCrop(BaseTransform):
                     size, scale=scale,
                     interpolation=T.InterpolationMode.BICUBIC),
                 T.RandomHorizontalFlip(p=0.5),
-                T.RandomApply([T.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8),
-                T.RandomGrayscale(p=0.2),
+                T.RandomApply([T.ColorJitter(0.4, 0.4, 0.2, 0.1)],
+                              p=color_jitter_prob),
+                T.RandomGrayscale(p=grayscale_prob),
                 T.RandomApply([T.GaussianBlur(9, sigma=(0.1, 2.0))],
                               p=blur_p),
                 T.RandomSolarize(threshold=128, p=solarize_p),
@@ -67,11 +86,16 @@ class POAMultiCrop(BaseTransform):
                             solarize_prob)
         self.local = view(local_size, local_scale, blur_probs[2])
 
+    def _swap(self, img: np.ndarray) -> np.ndarray:
+        if self.flip_channels and img.ndim == 3 and img.shape[2] == 3:
+            return np.ascontiguousarray(img[..., ::-1])
+        return img
+
     def transform(self, results: dict) -> dict:
-        img = Image.fromarray(results['img'])
+        img = Image.fromarray(self._swap(results['img']))
         views = [self.global1(img), self.global2(img)]
         views += [self.local(img) for _ in range(self.num_local_crops)]
-        results['img'] = [np.asarray(v) for v in views]
+        results['img'] = [self._swap(np.asarray(v)) for v in views]
         return results
 
     def __repr__(self) -> str:

@@ -3,6 +3,8 @@ import copy
 from contextlib import contextmanager
 from typing import Dict, Iterable, Union
 
+from torch import Tensor
+
 from .spec import SubnetSpec
 
 
@@ -50,6 +52,13 @@ class ElasticBackboneMixin:
             yield self.active_subnet
         finally:
             self.set_subnet(previous)
+
+    def no_weight_decay(self, name: str, param: Tensor) -> bool:
+        """Whether POA pre-training exempts a parameter from weight decay:
+        biases, norms and LayerScale, i.e. the 1-D parameters (the official
+        rule, by name there). Families whose official names differ
+        override it."""
+        return param.ndim == 1
 
     def train(self, mode: bool = True):
         super().train(mode)

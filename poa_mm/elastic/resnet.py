@@ -8,6 +8,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.models.backbones.resnet import ResNet
+from mmpretrain.models.utils import to_2tuple
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
@@ -250,10 +251,21 @@ class ElasticResNet(ElasticBackboneMixin, BaseBackbone):
             out = F.interpolate(out, size=tuple(grid), mode='nearest')
         return cls, out.flatten(2).transpose(1, 2)
 
+    def no_weight_decay(self, name: str, param) -> bool:
+        """As the official code: the shortcut GroupNorm's weight
+        (``downsample.1.weight``, no 'norm' in its official name) is
+        decayed; other 1-D parameters are not."""
+        return param.ndim == 1 and not name.endswith('downsample.1.weight')
+
     def get_layer_depth(self, param_name: str, prefix: str = ''):
         """Layer depth for layer-wise lr decay: stem 0, then every block of
-        the supernet in order, the rest last."""
-        num_layers = sum(self.stage_blocks) + 2
+        the supernet in order, the rest with the last block.
+
+        As the official ``get_resnet_lr_decay_rate``, the multiplier is
+        ``decay ** (n_blocks - layer_id)``: the last block is not decayed
+        (one step less than the ViT/Swin rule ``n_blocks + 1 - layer_id``).
+        """
+        num_layers = sum(self.stage_blocks) + 1
         name = param_name[len(prefix):] if param_name.startswith(
             prefix) else None
         if name is None:
@@ -265,6 +277,35 @@ class ElasticResNet(ElasticBackboneMixin, BaseBackbone):
             stage = int(stage[len('layer'):]) - 1
             return sum(self.stage_blocks[:stage]) + int(block) + 1, num_layers
         return num_layers - 1, num_layers
+
+    def flops(self, spec, input_size=None) -> int:
+        """Multiply-adds of the exported GN ResNet on one image
+        (``input_size``, default 224): every conv
+        and GroupNorm (5 per element), as MMEngine's ``FlopAnalyzer``
+        counts them (pooling, ReLU and additions are not counted)."""
+        spec = self.search_space.resolve(spec)
+        h, w = to_2tuple(input_size or 224)
+
+        def down(x, k, s, p):
+            return (x + 2 * p - k) // s + 1
+
+        h, w = down(h, 7, 2, 3), down(w, 7, 2, 3)
+        total = h * w * self.stem_channels * (self.in_channels * 49 + 5)
+        h, w = down(h, 3, 2, 1), down(w, 3, 2, 1)
+        prev = self.stem_channels
+        for i, (depth, out) in enumerate(
+                zip(self.stage_depths(spec), self.out_channels_per_stage)):
+            mid = spec.width * 2**i
+            for j in range(depth):
+                stride = (1 if i == 0 else 2) if j == 0 else 1
+                ho, wo = down(h, 3, stride, 1), down(w, 3, stride, 1)
+                total += h * w * mid * (prev + 5)  # conv1, gn1
+                total += ho * wo * mid * (9 * mid + 5)  # conv2, gn2
+                total += ho * wo * out * (mid + 5)  # conv3, gn3
+                if j == 0 and (stride != 1 or prev != out):
+                    total += ho * wo * out * (prev + 5)  # shortcut
+                h, w, prev = ho, wo, out
+        return total
 
     # ----------------------------------------------------------- export
     def export_subnet(self, spec, out_indices=(3, )

@@ -347,8 +347,38 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
             if parts[2] == 'blocks':
                 return sum(self.depths[:stage]) + int(parts[3]) + 1, \
                     num_layers
-            return sum(self.depths[:stage + 1]), num_layers
+            # Patch merging sits one layer above its stage's last block
+            # (official ``get_swin_lr_decay_rate``).
+            return sum(self.depths[:stage + 1]) + 1, num_layers
         return num_layers - 1, num_layers
+
+    def flops(self, spec, input_size=None, out_indices=(3, )) -> int:
+        """Multiply-adds of the exported ``SwinTransformer`` on one image
+        (``input_size``, default ``img_size``), as MMEngine's
+        ``FlopAnalyzer`` counts them: patch embedding and merging, qkv and
+        proj on the window-padded map, window attention, FFN and
+        LayerNorms (5 per element)."""
+        spec = self.search_space.resolve(spec)
+        size = input_size or self.img_size
+        h, w = (size, size) if isinstance(size, int) else map(int, size)
+        p, ws = self.patch_size, self.window_size
+        h, w = -(-h // p), -(-w // p)
+        c = spec.width
+        total = h * w * c * (self.in_channels * p * p + 5)
+        depths = self.stage_depths(spec)
+        for i, depth in enumerate(depths):
+            padded = (-(-h // ws) * ws) * (-(-w // ws) * ws)
+            block = (padded * c * 4 * c  # qkv, proj on the padded map
+                     + 2 * padded * ws * ws * c  # QK^T and AV per window
+                     + h * w * c * (2 * 4 * c + 2 * 5))  # FFN, 2 norms
+            total += depth * block
+            if i in out_indices:
+                total += 5 * h * w * c
+            if i < len(depths) - 1:  # patch merging: LN(4c), 4c -> 2c
+                h, w = -(-h // 2), -(-w // 2)
+                total += h * w * 4 * c * (5 + 2 * c)
+                c *= 2
+        return total
 
     # ----------------------------------------------------------- export
     def export_subnet(self, spec, out_indices=(3, )

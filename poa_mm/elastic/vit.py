@@ -8,7 +8,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
-from mmpretrain.models.utils import resize_pos_embed, to_2tuple
+from mmpretrain.models.utils import to_2tuple
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
@@ -65,6 +65,31 @@ VIT_SLICE_RULES: Dict[str, Callable[[Tensor, ViTSlice], Tensor]] = {
     'ffn.layers.1.bias': _rows,
     'ffn.gamma2.weight': _rows,
 }
+
+
+def interpolate_pos_embed(pos_embed: Tensor, src_grid: Tuple[int, int],
+                          dst_grid: Tuple[int, int],
+                          mode: str = 'bicubic') -> Tensor:
+    """Resize a (1, 1 + h*w, C) position embedding to another patch grid
+    by the official POA / DINOv2 rule.
+
+    The grid is resampled with ``scale_factor=((h' + 0.1) / h, (w' + 0.1) /
+    w)``, not ``size=(h', w')``: the two place the sample points differently
+    (mmpretrain's ``resize_pos_embed`` uses ``size=``), and every 96 px
+    local crop of pre-training takes this path. The CLS embedding is kept.
+    At the stored grid the embedding is returned unchanged.
+    """
+    src_grid, dst_grid = tuple(src_grid), tuple(dst_grid)
+    if src_grid == dst_grid:
+        return pos_embed
+    cls, grid = pos_embed[:, :1], pos_embed[:, 1:]
+    grid = grid.reshape(1, *src_grid, -1).permute(0, 3, 1, 2)
+    scale = tuple((d + 0.1) / s for d, s in zip(dst_grid, src_grid))
+    grid = F.interpolate(grid, scale_factor=scale, mode=mode)
+    if tuple(grid.shape[2:]) != dst_grid:
+        raise RuntimeError(f'position embedding resized to '
+                           f'{tuple(grid.shape[2:])}, expected {dst_grid}')
+    return torch.cat((cls, grid.flatten(2).transpose(1, 2)), dim=1)
 
 
 def slice_vit_tensor(name: str, tensor: Tensor, geometry: ViTSlice) -> Tensor:
@@ -195,7 +220,12 @@ class ElasticViT(ElasticBackboneMixin, BaseBackbone):
             ``depths`` and optionally ``mlp_ratio`` (4), ``sample_scale``
             (3) and ``presets`` ({name: spec string}). Defaults to 'large'.
         img_size (int): The input size the position embedding is built
-            for; other sizes are interpolated. Defaults to None (the arch's).
+            for. Other sizes (POA's 96 px local crops) resize it by the
+            official rule (:func:`interpolate_pos_embed`). An exported
+            ``VisionTransformer`` equals the elastic model at this size; at
+            other sizes it resizes with mmpretrain's ``resize_pos_embed``
+            (``size=``), which samples slightly differently. Defaults to
+            None (the arch's).
         patch_size (int): Defaults to None (the arch's).
         in_channels (int): Defaults to 3.
         out_indices (Sequence[int] | int): Outputs of :meth:`forward`,
@@ -384,9 +414,9 @@ class ElasticViT(ElasticBackboneMixin, BaseBackbone):
             x = torch.where(mask, self._slice('mask_token').to(x.dtype), x)
         cls = self._slice('cls_token').expand(B, -1, -1)
         x = torch.cat((cls, x), dim=1)
-        x = x + resize_pos_embed(self._slice('pos_embed'),
-                                 self.patch_resolution, hw,
-                                 self.interpolate_mode, self.num_extra_tokens)
+        x = x + interpolate_pos_embed(self._slice('pos_embed'),
+                                      self.patch_resolution, hw,
+                                      self.interpolate_mode)
         return x, hw
 
     def _final_norm(self, x: Tensor) -> Tensor:
@@ -458,6 +488,24 @@ class ElasticViT(ElasticBackboneMixin, BaseBackbone):
         if name.startswith('layers'):
             return int(name.split('.')[1]) + 1, num_layers
         return num_layers - 1, num_layers
+
+    def flops(self, spec, input_size=None) -> int:
+        """Multiply-adds of the exported ``VisionTransformer`` on one image
+        (``input_size``, default ``img_size``): patch embedding, qkv /
+        proj / FFN, attention and LayerNorms (5 per element), exactly as
+        MMEngine's ``FlopAnalyzer`` counts them with an attention handle
+        (:func:`poa_mm.apis.flops.count_flops`)."""
+        spec = self.search_space.resolve(spec)
+        h, w = to_2tuple(input_size or self.img_size)
+        p, width = self.patch_size, spec.width
+        n = -(-h // p) * -(-w // p)
+        tokens = n + self.num_extra_tokens
+        hidden = width * self.mlp_ratio
+        block = (tokens * width * (4 * width + 2 * hidden)  # qkv, proj, ffn
+                 + 2 * tokens * tokens * width  # QK^T and AV
+                 + 2 * 5 * tokens * width)  # ln1, ln2
+        return (n * width * self.in_channels * p * p + spec.depth * block +
+                (5 * tokens * width if self.final_norm else 0))
 
     # ----------------------------------------------------------- export
     def export_subnet(self, spec, out_indices=-1, out_type: str = 'cls_token'

@@ -2,14 +2,16 @@ from .downstream import (
                          BackboneLayerDecayOptimWrapperConstructor,
                          PretrainedBackboneCheckHook,
 )
-from .hooks import ElasticSamplingHook, POAScheduleHook, cosine_schedule
+from .hooks import (ElasticSamplingHook, POAScheduleHook, cosine_schedule,
+                    scaled_lr)
 from .optim_wrapper import BF16AutocastOptimWrapper
-from .optimizers import POAOptimWrapper, POAOptimWrapperConstructor
+from .optimizers import (NonFiniteLossError, POAOptimWrapper,
+                         POAOptimWrapperConstructor)
 from .subnet_sampler import SubnetSampler
 
 __all__ = [
     'BackboneLayerDecayOptimWrapperConstructor', 'PretrainedBackboneCheckHook',
-    'ElasticSamplingHook', 'POAScheduleHook', 'cosine_schedule',
-    'BF16AutocastOptimWrapper', 'POAOptimWrapper',
+    'ElasticSamplingHook', 'POAScheduleHook', 'cosine_schedule', 'scaled_lr',
+    'BF16AutocastOptimWrapper', 'NonFiniteLossError', 'POAOptimWrapper',
     'POAOptimWrapperConstructor', 'SubnetSampler'
 ]

@@ -45,7 +45,14 @@ class ElasticSamplingHook(Hook):
         self._replay = 0
 
     def _base_seed(self, runner) -> int:
-        return self.seed if self.seed is not None else (runner.seed or 0)
+        if self.seed is not None:
+            return self.seed
+        # With randomness.diff_rank_seed the runner's seed already holds
+        # the rank; the sampler adds it itself.
+        randomness = (getattr(runner, 'cfg', None) or {}).get('randomness',
+                                                              {})
+        rank_offset = get_rank() if randomness.get('diff_rank_seed') else 0
+        return (runner.seed or 0) - rank_offset
 
     def _build(self, runner) -> SubnetSampler:
         if self.sampler is None:
@@ -106,6 +113,18 @@ def cosine_schedule(base: float, final: float, total_iters: int,
     return np.concatenate((warmup, cosine))[:total_iters]
 
 
+def scaled_lr(base_lr: float, total_batch: int, ref_batch: int = 1024,
+              rule: str = 'sqrt') -> float:
+    """The peak lr for a global batch: ``base_lr * (total / ref) ** p`` with
+    p = 1/2 (``'sqrt'``, the official POA code) or 1 (``'linear'``, the
+    paper's text)."""
+    powers = dict(sqrt=0.5, linear=1.)
+    if rule not in powers:
+        raise ValueError(f'lr scaling rule must be one of {sorted(powers)}, '
+                         f'got {rule!r}')
+    return base_lr * (total_batch / ref_batch)**powers[rule]
+
+
 @HOOKS.register_module()
 class POAScheduleHook(Hook):
     """Every scalar schedule of POA, as a function of the iteration.
@@ -114,11 +133,21 @@ class POAScheduleHook(Hook):
     lr_mult`` (0 for the heads' last layer while it is frozen) and
     ``weight_decay = wd(t) * wd_mult``; the teacher temperature and whether
     iBOT is active. After the optimizer step it updates the EMA teacher with
-    momentum ``m(t)``. All values are logged. Nothing to save on resume.
+    momentum ``m(t)``, unless the optimizer wrapper skipped the step (a
+    non-finite loss). All values are logged. Nothing to save on resume.
+
+    The peak lr is either given (``lr``) or computed at start-up from the
+    real global batch (``world size x batch per GPU``) by ``lr_scaling``,
+    the official rule being ``dict(base_lr=0.004, ref_batch=1024,
+    rule='sqrt')``; an explicit ``lr`` wins. It is logged.
 
     Args:
-        max_iters (int): The iterations the schedules span.
-        lr (float): Peak learning rate. lr_min (float): Defaults to 2e-5.
+        max_iters (int, optional): The iterations the schedules span.
+            Defaults to None: the train loop's ``max_iters``.
+        lr (float, optional): Peak learning rate. Defaults to None.
+        lr_scaling (dict, optional): ``base_lr``, ``ref_batch`` (1024) and
+            ``rule`` ('sqrt') of :func:`scaled_lr`. Defaults to None.
+        lr_min (float): Defaults to 2e-5.
         warmup_iters (int): lr warmup. Defaults to 0.
         weight_decay (tuple): Start and end. Defaults to (0.04, 0.4).
         momentum (tuple): Teacher EMA start and end.
@@ -132,8 +161,9 @@ class POAScheduleHook(Hook):
     priority = 'ABOVE_NORMAL'
 
     def __init__(self,
-                 max_iters: int,
-                 lr: float,
+                 max_iters: Optional[int] = None,
+                 lr: Optional[float] = None,
+                 lr_scaling: Optional[dict] = None,
                  lr_min: float = 2e-5,
                  warmup_iters: int = 0,
                  weight_decay=(0.04, 0.4),
@@ -143,19 +173,64 @@ class POAScheduleHook(Hook):
                  freeze_last_layer_iters: int = 0,
                  ibot_start_iter: int = 0,
                  iter_num_scale: float = 1.):
-        self.max_iters = max_iters
-        self.lr = cosine_schedule(lr, lr_min, max_iters, warmup_iters,
-                                  iter_num_scale=iter_num_scale)
-        self.wd = cosine_schedule(*weight_decay, max_iters,
-                                  iter_num_scale=iter_num_scale)
-        self.momentum = cosine_schedule(*momentum, max_iters,
-                                        iter_num_scale=iter_num_scale)
-        warm = min(teacher_temp_warmup_iters, max_iters)
-        self.teacher_temp = np.concatenate(
-            (np.linspace(teacher_temp[0], teacher_temp[1], warm),
-             np.full(max_iters - warm, teacher_temp[1])))
+        if lr is None and lr_scaling is None:
+            raise ValueError('POAScheduleHook needs lr or lr_scaling')
+        self.peak_lr = lr
+        self.lr_scaling = dict(lr_scaling or {})
+        self.settings = dict(
+            lr_min=lr_min, warmup_iters=warmup_iters,
+            weight_decay=tuple(weight_decay), momentum=tuple(momentum),
+            teacher_temp=tuple(teacher_temp),
+            teacher_temp_warmup_iters=teacher_temp_warmup_iters,
+            iter_num_scale=iter_num_scale)
         self.freeze_last_layer_iters = freeze_last_layer_iters
         self.ibot_start_iter = ibot_start_iter
+        self.max_iters = max_iters
+        if max_iters is not None and lr is not None:
+            self.build(max_iters, lr)
+
+    def build(self, max_iters: int, peak_lr: float) -> None:
+        """Precompute every schedule for ``max_iters`` iterations."""
+        s = self.settings
+        scale = s['iter_num_scale']
+        self.max_iters, self.peak_lr = max_iters, peak_lr
+        self.lr = cosine_schedule(peak_lr, s['lr_min'], max_iters,
+                                  s['warmup_iters'], iter_num_scale=scale)
+        self.wd = cosine_schedule(*s['weight_decay'], max_iters,
+                                  iter_num_scale=scale)
+        self.momentum = cosine_schedule(*s['momentum'], max_iters,
+                                        iter_num_scale=scale)
+        start, end = s['teacher_temp']
+        warm = min(s['teacher_temp_warmup_iters'], max_iters)
+        self.teacher_temp = np.concatenate(
+            (np.linspace(start, end, warm), np.full(max_iters - warm, end)))
+
+    def before_train(self, runner) -> None:
+        loop_iters = runner.max_iters
+        if self.max_iters is not None and self.max_iters != loop_iters:
+            raise ValueError(
+                f'POAScheduleHook max_iters={self.max_iters} but the train '
+                f'loop runs {loop_iters}: leave the hook\'s max_iters unset '
+                'so that it follows train_cfg.max_iters')
+        how = 'given'
+        if self.peak_lr is not None:
+            peak = self.peak_lr
+        else:
+            if 'base_lr' not in self.lr_scaling:
+                raise ValueError('POAScheduleHook lr_scaling needs base_lr')
+            batch = runner.train_dataloader.batch_size * get_world_size()
+            cfg = dict(ref_batch=1024, rule='sqrt')
+            cfg.update(self.lr_scaling)
+            peak = scaled_lr(cfg['base_lr'], batch, cfg['ref_batch'],
+                             cfg['rule'])
+            how = (f'{cfg["rule"]} rule: {cfg["base_lr"]:g} x '
+                   f'({get_world_size()} x '
+                   f'{runner.train_dataloader.batch_size} / '
+                   f'{cfg["ref_batch"]})')
+        self.build(loop_iters, peak)
+        runner.message_hub.update_info('peak_lr', peak)
+        print_log(f'POAScheduleHook: peak lr {peak:.6g} ({how}), '
+                  f'{loop_iters} iterations', logger='current')
 
     def _at(self, schedule: np.ndarray, it: int) -> float:
         return float(schedule[min(it, len(schedule) - 1)])
@@ -187,5 +262,7 @@ class POAScheduleHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None):
+        if getattr(runner.optim_wrapper, 'step_skipped', False):
+            return  # no optimizer step, so no EMA update either (official)
         _unwrap(runner.model).update_teacher(
             self.values(runner.iter)['momentum'])

@@ -4,7 +4,9 @@ from contextlib import contextmanager
 from typing import Optional
 
 import torch
+import torch.distributed as dist
 import torch.nn as nn
+from mmengine.dist import is_distributed
 from mmengine.model import is_model_wrapper
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
 from mmengine.runner.amp import autocast
@@ -28,9 +30,9 @@ class POAOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     ``decay ** (num_layers + 1 - layer_id)`` from the backbone's
     ``get_layer_depth``, times ``patch_embed_lr_mult`` for the patch
     embedding; heads get 1), ``wd_mult`` (0 for biases, norms and
-    LayerScale), ``last_layer`` (the heads' prototypes, frozen at first)
-    and ``clip_group`` ('backbone' or 'head'), read by
-    :class:`POAScheduleHook` and :class:`POAOptimWrapper`. The teacher has no
+    LayerScale: the backbone's ``no_weight_decay``), ``last_layer`` (the
+    heads' prototypes, frozen at first) and ``clip_group`` ('backbone' or
+    'head'), read by :class:`POAScheduleHook` and :class:`POAOptimWrapper`. The teacher has no
     trainable parameters and gets no group.
 
     ``paramwise_cfg``: ``layer_decay_rate`` (default 1.0) and
@@ -53,15 +55,18 @@ class POAOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                 if name.startswith('backbone.patch_embed'):
                     lr_mult *= patch_mult
                 clip = 'backbone'
+                exempt = backbone.no_weight_decay(name[len('backbone.'):],
+                                                  param)
             else:
                 lr_mult, clip = 1., 'head'
+                exempt = _no_weight_decay(name, param)
             groups.append(
                 dict(
                     params=[param],
                     param_name=name,
                     lr=self.base_lr * lr_mult,
                     lr_mult=lr_mult,
-                    wd_mult=0. if _no_weight_decay(name, param) else 1.,
+                    wd_mult=0. if exempt else 1.,
                     weight_decay=self.base_wd,
                     last_layer='last_layer' in name,
                     clip_group=clip))
@@ -72,23 +77,67 @@ class POAOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             self.optim_wrapper_cfg, default_args=dict(optimizer=optimizer))
 
 
+class NonFiniteLossError(RuntimeError):
+    """Too many consecutive steps with a non-finite loss."""
+
+
 @OPTIM_WRAPPERS.register_module()
 class POAOptimWrapper(OptimWrapper):
     """Clips gradients per module (``clip_group`` of each parameter group:
-    backbone and heads separately) before every step, and optionally runs
-    the forward passes under autocast.
+    backbone and heads separately) before every step, skips steps whose loss
+    is not finite, and optionally runs the forward passes under autocast.
+
+    A step whose loss is NaN or Inf on any rank (all ranks agree) runs its
+    backward, so that DDP's collectives stay aligned, then drops the
+    gradients: no optimizer step and, through :attr:`step_skipped`, no EMA
+    update (as the official code). Skipped steps are counted in the log
+    (``skipped_steps``); ``max_nonfinite_steps`` in a row raise
+    :class:`NonFiniteLossError` before anything else of that iteration
+    runs, so no checkpoint is written from a diverged run.
 
     Args:
         max_grad_norm (float, optional): Defaults to 1.5 (POA).
         dtype (str, optional): 'bfloat16' or 'float16' autocast; None for
             fp32. Defaults to None.
+        max_nonfinite_steps (int): Defaults to 10.
     """
 
     def __init__(self, optimizer, max_grad_norm: Optional[float] = 1.5,
-                 dtype: Optional[str] = None, **kwargs):
+                 dtype: Optional[str] = None, max_nonfinite_steps: int = 10,
+                 **kwargs):
         super().__init__(optimizer, **kwargs)
         self.max_grad_norm = max_grad_norm
         self.dtype = getattr(torch, dtype) if dtype else None
+        self.max_nonfinite_steps = max_nonfinite_steps
+        self.step_skipped = False
+        self.skipped_steps = 0
+        self.nonfinite_in_a_row = 0
+
+    @staticmethod
+    def _finite_everywhere(loss: torch.Tensor) -> bool:
+        finite = torch.isfinite(loss.detach()).all().float().reshape(1)
+        if is_distributed():
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+        return bool(finite.item())
+
+    def update_params(self, loss: torch.Tensor, step_kwargs=None,
+                      zero_kwargs=None) -> None:
+        self.step_skipped = not self._finite_everywhere(loss)
+        if not self.step_skipped:
+            self.nonfinite_in_a_row = 0
+            super().update_params(loss, step_kwargs, zero_kwargs)
+            return
+        self.skipped_steps += 1
+        self.nonfinite_in_a_row += 1
+        self.message_hub.update_scalar('train/skipped_steps',
+                                       self.skipped_steps)
+        iteration = self.message_hub.get_info('iter', -1)
+        if self.nonfinite_in_a_row >= self.max_nonfinite_steps:
+            raise NonFiniteLossError(
+                f'the loss was not finite for {self.nonfinite_in_a_row} '
+                f'steps in a row (last at iteration {iteration + 1})')
+        self.backward(self.scale_loss(loss))
+        self.zero_grad(**(zero_kwargs or {}))
 
     @contextmanager
     def optim_context(self, model):

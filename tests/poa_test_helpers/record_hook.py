@@ -12,7 +12,7 @@ from mmpretrain.registry import HOOKS
 @HOOKS.register_module()
 class RankRecorderHook(Hook):
     """Writes ``{out_dir}/rank{r}.json``: per iteration, the sampled
-    sub-network and every loss term."""
+    sub-network, the peak lr and every loss term."""
     priority = 'LOWEST'
 
     def __init__(self, out_dir: str):
@@ -25,7 +25,8 @@ class RankRecorderHook(Hook):
             runner.model) else runner.model
         record = dict(
             iter=runner.iter,
-            subnet=str(getattr(model, 'elastic_subnet', None)))
+            subnet=str(getattr(model, 'elastic_subnet', None)),
+            peak_lr=runner.message_hub.get_info('peak_lr'))
         record.update({k: float(v) for k, v in (outputs or {}).items()})
         self.records.append(record)
 

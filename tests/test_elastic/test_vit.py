@@ -70,9 +70,24 @@ def test_every_tiny_subnet_exports_exactly(tiny_vit):
         assert_subnet_exact(tiny_vit, spec, images, out_indices=[0, 1, -1])
 
 
-def test_other_input_size_interpolates_position_embedding(tiny_vit):
-    # 36 px -> 9x9 patches vs. the 7x7 grid the embedding was built for.
-    assert_subnet_exact(tiny_vit, '96x4', torch.randn(2, 3, 36, 36), [-1])
+def test_other_input_size_differs_only_by_the_resize_rule(tiny_vit):
+    # 36 px -> 9x9 patches vs. the 7x7 grid the embedding was built for:
+    # the elastic model resizes by the official rule, the stock model by
+    # mmpretrain's; given the officially resized embedding, the stock
+    # model built for 36 px computes exactly the elastic model.
+    from poa_mm.elastic.vit import interpolate_pos_embed
+    spec = tiny_vit.set_subnet('96x4')
+    cfg, state = tiny_vit.export_subnet(spec, out_type='raw')
+    images = torch.randn(2, 3, 36, 36)
+    tiny_vit.out_type, tiny_vit.out_indices = 'raw', [-1]
+    with torch.no_grad():
+        expected = tiny_vit(images)[0]
+        native_stock = build_stock(cfg, state)(images)[0]
+        state['pos_embed'] = interpolate_pos_embed(state['pos_embed'],
+                                                   (7, 7), (9, 9))
+        got = build_stock(dict(cfg, img_size=36), state)(images)[0]
+    assert (expected - got).abs().max().item() <= TOL
+    assert (expected - native_stock).abs().max().item() > 1e-3
 
 
 def test_featmap_and_cls_outputs(tiny_vit):
@@ -152,3 +167,40 @@ def test_without_qkv_bias():
     model.eval()
     for spec in ('64x2', '96x3'):
         assert_subnet_exact(model, spec, torch.randn(2, 3, 28, 28), [-1])
+
+
+def test_pos_embed_resize_follows_the_official_rule():
+    from mmpretrain.models.utils import resize_pos_embed
+
+    from poa_mm.elastic.vit import interpolate_pos_embed
+    torch.manual_seed(0)
+    pos = torch.randn(1, 1 + 14 * 14, 8)
+    ours = interpolate_pos_embed(pos, (14, 14), (6, 6))
+    # DINOv2 / POA: bicubic with scale_factor (side + 0.1) / 14, CLS apart.
+    grid = pos[:, 1:].reshape(1, 14, 14, 8).permute(0, 3, 1, 2)
+    ref = torch.nn.functional.interpolate(
+        grid, scale_factor=(6.1 / 14, 6.1 / 14), mode='bicubic')
+    ref = torch.cat((pos[:, :1], ref.flatten(2).transpose(1, 2)), dim=1)
+    assert ours.shape == (1, 37, 8)
+    assert torch.equal(ours, ref)
+    # ... which is not mmpretrain's size= resize (the old behaviour).
+    mm = resize_pos_embed(pos, (14, 14), (6, 6), 'bicubic', 1)
+    assert (mm - ours).abs().max() > 0.1
+    assert interpolate_pos_embed(pos, (14, 14), (14, 14)) is pos
+
+
+def test_local_crops_use_the_official_pos_embed_resize():
+    from poa_mm.elastic.vit import interpolate_pos_embed
+    vit = ElasticViT(arch=dict(embed_dims=32, num_layers=2, head_dims=16,
+                               widths=[16, 32], depths=[1, 2]),
+                     img_size=28, patch_size=4)
+    randomise(vit)
+    vit.eval()
+    x = torch.randn(2, 3, 12, 12)
+    tokens, _ = vit._embed(x, None)
+    patches = torch.nn.functional.conv2d(
+        x, vit.patch_embed.projection.weight, vit.patch_embed.projection.bias,
+        stride=4).flatten(2).transpose(1, 2)
+    expected = torch.cat((vit.cls_token.expand(2, -1, -1), patches), 1)
+    expected = expected + interpolate_pos_embed(vit.pos_embed, (7, 7), (3, 3))
+    assert (tokens - expected).abs().max() < 1e-6

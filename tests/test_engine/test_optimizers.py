@@ -1,6 +1,7 @@
 import pytest
 import torch
-from mmpretrain.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+from mmpretrain.registry import (MODELS, OPTIM_WRAPPER_CONSTRUCTORS,
+                                 OPTIM_WRAPPERS)
 
 import poa_mm  # noqa: F401
 
@@ -57,3 +58,65 @@ def test_per_module_clipping(wrapper):
                  if group['clip_group'] == name for p in group['params']]
         norm = torch.norm(torch.stack([g.norm() for g in grads]))
         assert norm.item() == pytest.approx(1.5, rel=1e-4)
+
+
+def poa_groups(backbone: dict, in_channels: int, decay: float):
+    model = MODELS.build(dict(
+        type='POA', backbone=backbone,
+        head=dict(type='MultiProjectionHead', in_channels=in_channels,
+                  num_prototypes=(16, ), hidden_channels=16,
+                  bottleneck_channels=8)))
+    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
+        type='POAOptimWrapperConstructor',
+        optim_wrapper_cfg=dict(
+            type='POAOptimWrapper',
+            optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.04)),
+        paramwise_cfg=dict(layer_decay_rate=decay)))
+    return groups_by_name(constructor(model))
+
+
+def test_resnet_layer_decay_and_weight_decay_follow_the_official_code():
+    # get_resnet_lr_decay_rate: decay ** (n_blocks - layer_id), n_blocks 9
+    g = poa_groups(dict(type='ElasticResNet', arch='tiny'), 512, 0.95)
+    assert g['backbone.conv1.weight']['lr_mult'] == pytest.approx(0.95**9)
+    assert g['backbone.layer1.0.conv1.weight']['lr_mult'] == pytest.approx(
+        0.95**8)
+    assert g['backbone.layer4.0.conv1.weight']['lr_mult'] == 1.
+    # The shortcut GroupNorm weight is decayed there; its bias is not.
+    assert g['backbone.layer2.0.downsample.1.weight']['wd_mult'] == 1.
+    assert g['backbone.layer2.0.downsample.1.bias']['wd_mult'] == 0.
+    assert g['backbone.layer2.0.gn1.weight']['wd_mult'] == 0.
+
+
+def test_swin_patch_merging_sits_above_its_stage():
+    # get_swin_lr_decay_rate: downsample of stage s at sum(depths[:s+1]) + 1
+    g = poa_groups(dict(type='ElasticSwin', arch='tiny', img_size=56), 256,
+                   0.9)
+    n = 12  # depths (2, 2, 6, 2)
+    merge = g['backbone.stages.0.downsample.reduction.weight']['lr_mult']
+    assert merge == pytest.approx(0.9**(n + 1 - 3))
+    last_block = [v['lr_mult'] for k, v in g.items()
+                  if k.startswith('backbone.stages.0.blocks.1.')]
+    assert last_block[0] == pytest.approx(0.9**(n + 1 - 2))
+
+
+def test_non_finite_losses_skip_the_step_then_stop():
+    from poa_mm.engine import NonFiniteLossError
+    param = torch.nn.Parameter(torch.ones(3))
+    wrapper = OPTIM_WRAPPERS.build(dict(
+        type='POAOptimWrapper', max_nonfinite_steps=3, max_grad_norm=None,
+        optimizer=torch.optim.SGD([param], lr=0.1)))
+    wrapper.update_params((param * 2).sum())
+    assert not wrapper.step_skipped and torch.allclose(param, torch.full(
+        (3, ), 0.8))
+    for _ in range(2):
+        wrapper.update_params((param * float('nan')).sum())
+        assert wrapper.step_skipped
+        assert torch.allclose(param, torch.full((3, ), 0.8))
+        assert param.grad is None or not param.grad.any()
+    wrapper.update_params((param * 2).sum())  # a good step resets the count
+    assert not wrapper.step_skipped and wrapper.skipped_steps == 2
+    for _ in range(2):
+        wrapper.update_params((param * float('inf')).sum())
+    with pytest.raises(NonFiniteLossError, match='3 steps in a row'):
+        wrapper.update_params((param * float('inf')).sum())

@@ -35,3 +35,16 @@ def test_hook_values_teacher_temp_freeze_and_ibot_start():
     assert not v29['ibot_active'] and v30['ibot_active']
     assert v0['momentum'] == pytest.approx(0.992)
     assert v99['momentum'] > v30['momentum'] > v0['momentum']
+
+
+def test_lr_from_the_global_batch_by_the_official_sqrt_rule():
+    from poa_mm.engine import scaled_lr
+    assert scaled_lr(0.004, 32 * 50) == pytest.approx(0.005)
+    assert scaled_lr(0.004, 8 * 50) == pytest.approx(0.0025)
+    assert scaled_lr(0.004, 32 * 64) == pytest.approx(0.005657, rel=1e-4)
+    assert scaled_lr(0.004, 2048, rule='linear') == pytest.approx(0.008)
+    assert scaled_lr(1., 8, 4) / scaled_lr(1., 4, 4) == pytest.approx(2**0.5)
+    with pytest.raises(ValueError, match='rule'):
+        scaled_lr(0.004, 1024, rule='cubic')
+    with pytest.raises(ValueError, match='lr or lr_scaling'):
+        POAScheduleHook(max_iters=10)

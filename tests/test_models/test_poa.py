@@ -107,3 +107,43 @@ def test_without_elastic_branch_and_without_ibot(model):
     model.elastic_subnet = None
     with pytest.raises(RuntimeError, match='ElasticSamplingHook'):
         model.loss(**data)
+
+
+def build_eval_model():
+    torch.manual_seed(0)
+    m = MODELS.build(poa_cfg())
+    m.init_weights()
+    m.train()
+    m.elastic_subnet = SubnetSpec(64, (2, ))
+    return m
+
+
+def test_ibot_runs_on_every_rank_even_one_without_masked_patches(tmp_path):
+    """2 gloo ranks; rank 1 holds no masked patch. Both must finish (the
+    iBOT Sinkhorn-Knopp all-reduces run everywhere) and their mean loss
+    terms equal the single-process ones on the same global batch."""
+    import json
+    import os
+
+    import torch.multiprocessing as mp
+    from poa_test_helpers.ibot_ranks import losses_of, run_rank
+
+    from poa_mm.datasets import mask_patch_weights
+    model = build_eval_model()
+    inputs = model.data_preprocessor(batch(n_images=4), True)['inputs']
+    masks = torch.zeros_like(inputs['masks'])
+    masks[0, 1:4, 2:5] = True  # image 0, crop 1 (rank 0)
+    masks[4, 0:2, 0:3] = True  # image 0, crop 2 (rank 0)
+    masks[5, 3:6, 3:6] = True  # image 1, crop 2 (rank 0)
+    inputs.update(masks=masks,
+                  mask_weights=mask_patch_weights(masks.flatten(1)))
+    single = losses_of(model, inputs)
+
+    port = 29600 + os.getpid() % 1000
+    mp.spawn(run_rank, args=(2, port, build_eval_model, inputs,
+                             str(tmp_path)), nprocs=2, join=True)
+    ranks = [json.load(open(tmp_path / f'rank{r}.json')) for r in (0, 1)]
+    assert ranks[1]['loss_ibot'] == 0 < ranks[0]['loss_ibot']
+    for key in ('loss_dino', 'loss_ibot', 'loss_same_view'):
+        mean = (ranks[0][key] + ranks[1][key]) / 2
+        assert mean == pytest.approx(single[key], rel=1e-5), key

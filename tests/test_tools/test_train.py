@@ -32,7 +32,8 @@ train_dataloader = dict(
     dataset=dict(data_root={data_root!r}))
 train_cfg = dict(max_iters=max_iters)
 custom_hooks = [
-    dict(type='POAScheduleHook', max_iters=max_iters, lr=1e-3,
+    dict(type='POAScheduleHook',
+         lr_scaling=dict(base_lr=1e-3, ref_batch=4, rule='sqrt'),
          warmup_iters=1, freeze_last_layer_iters=1, ibot_start_iter=2,
          teacher_temp_warmup_iters=2),
     dict(type='ElasticSamplingHook'),
@@ -85,6 +86,7 @@ def test_train_writes_a_poa_checkpoint(uninterrupted):
     assert [r['iter'] for r in recs] == list(range(6))
     assert all(r['subnet'] != '128x4' for r in recs)  # never the intact
     assert recs[0]['loss_ibot'] == 0 and recs[-1]['loss_ibot'] > 0
+    assert recs[0]['peak_lr'] == pytest.approx(1e-3, rel=1e-9)  # 1 x 4
     # the teacher moved away from the student (EMA, not a copy)
     assert not torch.equal(state['teacher.backbone.pos_embed'],
                            state['backbone.pos_embed'])
@@ -124,6 +126,8 @@ def test_dist_train_two_cpu_ranks(repo_root, fashion_mnist, tmp_path):
         assert all(v == v and abs(v) < 1e4 for k, v in r.items()
                    if k.startswith('loss'))  # finite, not diverging
     assert glob.glob(str(tmp_path / 'work' / 'iter_3.pth'))
+    # The peak lr follows the real global batch: 2 x 4 images, sqrt rule.
+    assert r0[0]['peak_lr'] == pytest.approx(1e-3 * 2**0.5, rel=1e-9)
 
 
 def test_amp_on_cpu_keeps_the_poa_wrapper(repo_root, fashion_mnist,
@@ -137,3 +141,33 @@ def test_amp_on_cpu_keeps_the_poa_wrapper(repo_root, fashion_mnist,
     assert [r['iter'] for r in recs] == [0, 1]
     assert all(v == v for r in recs for k, v in r.items()
                if k.startswith('loss'))
+
+
+def test_a_nan_run_stops_with_its_last_good_checkpoint(repo_root,
+                                                       fashion_mnist,
+                                                       tmp_path):
+    extra = '''
+custom_imports = dict(
+    imports=['poa_mm', 'poa_test_helpers.record_hook',
+             'poa_test_helpers.nan_hook'],
+    allow_failed_imports=False)
+custom_hooks = custom_hooks + [dict(type='PoisonWeightsHook', at_iter=3)]
+optim_wrapper = dict(max_nonfinite_steps=3)
+'''
+    cfg = write_config(tmp_path, repo_root, fashion_mnist, 9,
+                       tmp_path / 'rec', extra)
+    work = tmp_path / 'work'
+    env = dict(os.environ, OMP_NUM_THREADS='1',
+               PYTHONPATH=f'{repo_root}:{repo_root}/tests')
+    proc = subprocess.run([sys.executable, 'tools/train.py', cfg,
+                           '--work-dir', str(work)], cwd=repo_root, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('error: the loss was not finite for 3 steps in '
+                           'a row (last at iteration 6)'), last
+    assert last.endswith('iter_3.pth')
+    # Iterations 4-6 were skipped (logged) and nothing was saved after them.
+    assert 'skipped_steps' in proc.stdout + proc.stderr
+    assert (work / 'iter_3.pth').exists()
+    assert not (work / 'iter_6.pth').exists()

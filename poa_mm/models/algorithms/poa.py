@@ -164,7 +164,9 @@ class POA(BaseSelfSupervisor):
              **kwargs) -> Dict[str, Tensor]:
         g, l = inputs['global_crops'], inputs['local_crops']
         masks, weights = inputs['masks'], inputs['mask_weights']
-        ibot = bool(self.ibot_active) and bool(masks.any())
+        # From the schedule only, never from this rank's masks: the iBOT
+        # Sinkhorn-Knopp all-reduces must run on every rank or on none.
+        ibot = bool(self.ibot_active)
         targets = self._teacher_targets(g, masks, ibot)
         intact = self._student(self.backbone.search_space.intact, g, l,
                                masks, ibot)

@@ -32,8 +32,9 @@ class ProjectionHead(nn.Module):
             if isinstance(m, nn.Linear):
                 trunc_normal_(m.weight, std=.02)
                 nn.init.zeros_(m.bias)
+        # The prototypes keep PyTorch's default Linear init, as the official
+        # head (its trunc_normal init runs before the last layer exists).
         last = nn.Linear(bottleneck_channels, num_prototypes, bias=False)
-        trunc_normal_(last.weight, std=.02)
         self.last_layer = weight_norm(last)
         # DINOv2: the norm starts at 1 and stays trainable.
         self.last_layer.parametrizations.weight.original0.data.fill_(1.)
@@ -50,7 +51,6 @@ class ProjectionHead(nn.Module):
         eps = 1e-6 if x.dtype == torch.float16 else 1e-12
         x = F.normalize(x, dim=-1, eps=eps)
         return self.last_layer(x)
-
 
 
 

@@ -36,7 +36,10 @@ def sinkhorn_knopp(logits: Tensor,
     logits = logits.float() / temperature
     # exp(x - max) instead of exp(x): the same result after the global
     # normalisation below, without overflow.
-    peak = _all_reduce(logits.max().clone(), dist.ReduceOp.MAX)
+    # A rank may hold no rows (no masked patch) but joins every all-reduce.
+    peak = (logits.max() if logits.numel() else
+            logits.new_tensor(float('-inf')))
+    peak = _all_reduce(peak.clone(), dist.ReduceOp.MAX)
     q = torch.exp(logits - peak).t()  # (K, rows)
     n_protos = q.shape[0]
     if n_samples is None:
