@@ -5,6 +5,12 @@ ResNet, or POAStaticResNet):
     python tools/extract_subnet.py work_dirs/poa/iter_500.pth \
         --subnet 128x5 --out subnets/vit_128x5.pth
 
+or the best one under a budget (by measured accuracy where given, a fitted
+prediction for the others, else the most expensive that fits):
+
+    python tools/extract_subnet.py CKPT --max-params 1M [--max-flops 50M] \
+        [--accuracy work_dirs/demo/knn/knn.json] --out subnets/best.pth
+
 The output holds ``backbone.``-prefixed tensors and plain metadata (the
 backbone config, the spec, the source checkpoint's SHA-256) and loads with
 ``torch.load(..., weights_only=True)``. It is written atomically, never over
@@ -21,23 +27,68 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument('checkpoint', help='a POA training checkpoint')
-    p.add_argument('--subnet', required=True,
+    p.add_argument('--subnet',
                    help='a spec (768x12, 96x6, 64-4-6) or a preset name')
+    p.add_argument('--max-params', help='budget, e.g. 25e6 or 25M')
+    p.add_argument('--max-flops', help='budget (multiply-adds), e.g. 4.5G')
+    p.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
+                   help="for --max-flops; default: the backbone's")
+    p.add_argument('--accuracy', help='knn.json (tools/knn_eval.py)')
+    p.add_argument('--metric', default='k20', help='accuracy column')
     p.add_argument('--from', dest='branch', default='teacher',
                    choices=['teacher', 'student'])
     p.add_argument('--out', required=True)
     p.add_argument('--overwrite', action='store_true')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    budget = args.max_params or args.max_flops
+    if bool(args.subnet) == bool(budget):
+        p.error('give either --subnet or a budget (--max-params, '
+                '--max-flops)')
+    return args
+
+
+def choose(args, loaded) -> str:
+    """The sub-network under the budget; prints the choice and runner-up."""
+    import json
+
+    from poa_mm.apis.family import subnet_family
+    from poa_mm.apis.pick import parse_count, pick_subnet
+    accuracy = None
+    if args.accuracy:
+        with open(args.accuracy) as f:
+            accuracy = json.load(f)
+    rows = subnet_family(loaded[0], input_size=args.input_size)
+    picked = pick_subnet(
+        rows,
+        max_params=args.max_params and parse_count(args.max_params),
+        max_flops=args.max_flops and parse_count(args.max_flops),
+        accuracy=accuracy, metric=args.metric)
+
+    def describe(r):
+        text = (f'{r["subnet"]}: {r["params_m"]:.2f} M params, '
+                f'{r["gflops"]:.3f} GFLOPs')
+        if 'accuracy' in r:
+            kind = 'predicted' if r['predicted'] else 'measured'
+            text += f', {args.metric} {r["accuracy"]:.2f} ({kind})'
+        return text
+
+    print(f'chosen by {picked["ranked_by"]}: {describe(picked["choice"])}')
+    if picked['runner_up']:
+        print(f'runner-up: {describe(picked["runner_up"])}')
+    return picked['choice']['subnet']
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from poa_mm.apis.extract import extract_subnet, save_atomic
+    from poa_mm.apis.extract import (extract_subnet, load_poa_checkpoint,
+                                     save_atomic)
     if osp.exists(args.out) and not args.overwrite:
         sys.exit(f'error: {args.out} exists; pass --overwrite to replace it')
     try:
-        ckpt = extract_subnet(args.checkpoint, args.subnet, args.branch)
-    except (ValueError, FileNotFoundError) as e:
+        loaded = load_poa_checkpoint(args.checkpoint)
+        subnet = args.subnet or choose(args, loaded)
+        ckpt = extract_subnet(args.checkpoint, subnet, args.branch, loaded)
+    except (ValueError, FileNotFoundError, OSError) as e:
         sys.exit(f'error: {e}')
     save_atomic(ckpt, args.out, overwrite=args.overwrite)
     meta = ckpt['meta']

@@ -1,9 +1,10 @@
-"""List every sub-network of a POA config's supernet with the parameters of
-its exported standard backbone (and, given tools/knn_eval.py's knn.json, its
-k-NN accuracy and a Pareto plot):
+"""List every sub-network of a POA config's supernet with the parameters and
+FLOPs (multiply-adds of one image, attention included) of its exported
+standard backbone (and, given tools/knn_eval.py's knn.json, its k-NN
+accuracy and a Pareto plot):
 
-    python tools/list_subnets.py CONFIG [--knn work_dirs/x/knn/knn.json] \
-        [--out-dir work_dirs/x/family]
+    python tools/list_subnets.py CONFIG [--input-size 224 [320]] \
+        [--knn work_dirs/x/knn/knn.json] [--out-dir work_dirs/x/family]
 
 Writes family.csv, family.json and, with --knn, pareto.png.
 """
@@ -23,8 +24,14 @@ def main(argv=None):
     p.add_argument('config')
     p.add_argument('--knn', help='knn.json written by tools/knn_eval.py')
     p.add_argument('--metric', default='k20', help='k-NN column to plot')
+    p.add_argument('--input-size', type=int, nargs='+', metavar='H [W]',
+                   help='image size for the FLOPs (default: the '
+                   "backbone's img_size, 224 for ResNet)")
     p.add_argument('--out-dir', default='.')
     args = p.parse_args(argv)
+    if args.input_size and (len(args.input_size) > 2
+                            or min(args.input_size) < 1):
+        p.error('--input-size takes one or two positive integers: H [W]')
     from mmengine.config import Config
 
     from poa_mm.apis.family import pareto_front, subnet_family
@@ -33,7 +40,8 @@ def main(argv=None):
     if args.knn:
         with open(args.knn) as f:
             knn = json.load(f)
-    rows = subnet_family(cfg.model.backbone.to_dict(), knn)
+    size = args.input_size and (args.input_size * 2)[:2]
+    rows = subnet_family(cfg.model.backbone.to_dict(), knn, size)
     cols = list(dict.fromkeys(k for r in rows for k in r))
     print(' | '.join(f'{c:>10}' for c in cols))
     for r in rows:

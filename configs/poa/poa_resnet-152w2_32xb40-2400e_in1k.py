@@ -10,6 +10,7 @@ iters_per_epoch = 1000
 max_iters = 692 * iters_per_epoch  # 692,000
 # Peak lr: the sqrt rule of the ViT recipe on the real global batch
 # (0.004 * sqrt(1280 / 1024) on 32 GPUs; paper: linear).
+lr_scaling = dict(base_lr=0.004, ref_batch=1024, rule='sqrt')
 
 model = dict(
     backbone=dict(_delete_=True, type='ElasticResNet', arch='paper'),

@@ -12,6 +12,7 @@ iters_per_epoch = 625
 max_iters = 346 * iters_per_epoch  # 216,250
 # Peak lr: the sqrt rule of the ViT recipe on the real global batch
 # (0.004 * sqrt(2048 / 1024) on 32 GPUs; paper: linear).
+lr_scaling = dict(base_lr=0.004, ref_batch=1024, rule='sqrt')
 
 model = dict(
     backbone=dict(

@@ -71,14 +71,15 @@ def build_elastic_backbone(backbone_cfg: dict, state: Dict[str, Tensor],
 
 
 def extract_subnet(checkpoint: str, subnet: str,
-                   branch: str = 'teacher') -> dict:
+                   branch: str = 'teacher', loaded=None) -> dict:
     """A standalone checkpoint of one sub-network's standard backbone.
 
     Returns ``dict(state_dict={'backbone.*': tensor}, meta=...)`` whose
     meta holds the backbone config, the spec, the source branch and the
     source file's SHA-256: plain types only (``weights_only=True`` loads).
+    ``loaded`` is :func:`load_poa_checkpoint`'s result when already read.
     """
-    backbone_cfg, state = load_poa_checkpoint(checkpoint)
+    backbone_cfg, state = loaded or load_poa_checkpoint(checkpoint)
     backbone = build_elastic_backbone(backbone_cfg, state, branch)
     spec = backbone.search_space.resolve(subnet)
     cfg, weights = backbone.export_subnet(spec,

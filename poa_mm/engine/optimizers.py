@@ -32,8 +32,8 @@ class POAOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     embedding; heads get 1), ``wd_mult`` (0 for biases, norms and
     LayerScale: the backbone's ``no_weight_decay``), ``last_layer`` (the
     heads' prototypes, frozen at first) and ``clip_group`` ('backbone' or
-    'head'), read by :class:`POAScheduleHook` and :class:`POAOptimWrapper`. The teacher has no
-    trainable parameters and gets no group.
+    'head'), read by :class:`POAScheduleHook` and :class:`POAOptimWrapper`.
+    The teacher has no trainable parameters and gets no group.
 
     ``paramwise_cfg``: ``layer_decay_rate`` (default 1.0) and
     ``patch_embed_lr_mult`` (default 1.0).

@@ -1,5 +1,6 @@
 """extract_subnet -> to_mmdet / to_mmseg -> tools/train.py, for every
 backbone family, on real images from registry packages."""
+import json
 import os
 import os.path as osp
 import subprocess
@@ -186,3 +187,29 @@ def test_segmentation_end_to_end(family, poa_checkpoints, downstream_data,
                 'val_dataloader.persistent_workers=False'], repo_root)
     log = proc.stdout + proc.stderr
     assert 'Backbone weights verified' in log and 'mIoU' in log
+
+
+def test_extract_by_budget(poa_checkpoints, repo_root, tmp_path):
+    ckpt = poa_checkpoints['vit']
+    out = tmp_path / 'best.pth'
+    proc = run(['tools/extract_subnet.py', ckpt, '--max-params', '0.5M',
+                '--out', str(out)], repo_root)
+    assert proc.stdout.startswith('chosen by cost: ')
+    assert 'runner-up: ' in proc.stdout
+    meta = torch.load(out, weights_only=True)['meta']
+    n = sum(v.numel() for v in torch.load(
+        out, weights_only=True)['state_dict'].values())
+    assert n <= 0.5e6 and meta['subnet'] in proc.stdout
+    knn = tmp_path / 'knn.json'
+    knn.write_text(json.dumps([dict(subnet='64x3', k20=70.),
+                               dict(subnet='96x4', k20=60.)]))
+    proc = run(['tools/extract_subnet.py', ckpt, '--max-params', '0.5M',
+                '--accuracy', str(knn), '--out', str(tmp_path / 'a.pth')],
+               repo_root)
+    assert proc.stdout.startswith('chosen by k20: 64x3')
+    proc = run(['tools/extract_subnet.py', ckpt, '--max-flops', '10',
+                '--out', str(tmp_path / 'none.pth')], repo_root, check=False)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        'error: no sub-network fits the budget; the cheapest is 64x3')
+    assert not (tmp_path / 'none.pth').exists()
