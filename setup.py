@@ -19,7 +19,9 @@ setup(
         'torch>=2.0', 'torchvision', 'mmengine>=0.10.0,<1.0',
         'mmcv>=2.0.0,<2.2.0', 'mmpretrain>=1.2.0,<2.0',
         'mmdet>=3.3.0,<4.0', 'mmsegmentation>=1.2.2,<2.0', 'ftfy', 'regex',
-        'numpy'
+        'numpy', 'timm>=1.0', 'safetensors'
     ],
-    extras_require=dict(dev=read_requirements('requirements-dev.txt')),
+    extras_require=dict(
+        dev=read_requirements('requirements-dev.txt'),
+        onnx=['onnx>=1.17', 'onnxscript', 'onnxruntime>=1.20']),
 )

@@ -31,19 +31,30 @@ def parse_args(argv=None):
                    help='a spec (768x12, 96x6, 64-4-6) or a preset name')
     p.add_argument('--max-params', help='budget, e.g. 25e6 or 25M')
     p.add_argument('--max-flops', help='budget (multiply-adds), e.g. 4.5G')
+    p.add_argument('--max-latency-ms', type=float,
+                   help='budget, measured here at batch 1 on the CPU (a few '
+                   'sub-networks timed, the rest predicted from FLOPs)')
     p.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
-                   help="for --max-flops; default: the backbone's")
+                   help="for --max-flops / --max-latency-ms; default: the "
+                   "backbone's")
     p.add_argument('--accuracy', help='knn.json (tools/knn_eval.py)')
     p.add_argument('--metric', default='k20', help='accuracy column')
     p.add_argument('--from', dest='branch', default='teacher',
                    choices=['teacher', 'student'])
+    p.add_argument('--format', default='mmpretrain',
+                   choices=['mmpretrain', 'timm'],
+                   help='mmpretrain: a checkpoint for the standard backbone; '
+                   'timm (ViT): a safetensors state dict for '
+                   'timm.create_model plus a .json of its arguments')
     p.add_argument('--out', required=True)
     p.add_argument('--overwrite', action='store_true')
     args = p.parse_args(argv)
-    budget = args.max_params or args.max_flops
+    budget = args.max_params or args.max_flops or args.max_latency_ms
     if bool(args.subnet) == bool(budget):
         p.error('give either --subnet or a budget (--max-params, '
-                '--max-flops)')
+                '--max-flops, --max-latency-ms)')
+    if args.max_latency_ms is not None and args.max_latency_ms <= 0:
+        p.error('--max-latency-ms must be positive')
     return args
 
 
@@ -58,15 +69,27 @@ def choose(args, loaded) -> str:
         with open(args.accuracy) as f:
             accuracy = json.load(f)
     rows = subnet_family(loaded[0], input_size=args.input_size)
+    if args.max_latency_ms:
+        from poa_mm.apis.latency import family_latency
+        timed = family_latency(loaded[0], rows, args.input_size)
+        rows = timed['rows']
+        if timed['holdout_error'] is not None:
+            print(f'latency fit: {100 * timed["holdout_error"]:.1f} % mean '
+                  f'error on held-out sub-networks, '
+                  f'{timed["threads"]} threads')
     picked = pick_subnet(
         rows,
         max_params=args.max_params and parse_count(args.max_params),
         max_flops=args.max_flops and parse_count(args.max_flops),
-        accuracy=accuracy, metric=args.metric)
+        accuracy=accuracy, metric=args.metric,
+        max_latency_ms=args.max_latency_ms)
 
     def describe(r):
         text = (f'{r["subnet"]}: {r["params_m"]:.2f} M params, '
                 f'{r["gflops"]:.3f} GFLOPs')
+        if 'latency_ms' in r:
+            kind = 'predicted' if r['latency_predicted'] else 'measured'
+            text += f', {r["latency_ms"]:.2f} ms ({kind})'
         if 'accuracy' in r:
             kind = 'predicted' if r['predicted'] else 'measured'
             text += f', {args.metric} {r["accuracy"]:.2f} ({kind})'
@@ -80,13 +103,23 @@ def choose(args, loaded) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    from poa_mm.apis.extract import (extract_subnet, load_poa_checkpoint,
-                                     save_atomic)
+    from poa_mm.apis.extract import (extract_subnet, extract_timm,
+                                     load_poa_checkpoint, save_atomic,
+                                     save_timm)
     if osp.exists(args.out) and not args.overwrite:
         sys.exit(f'error: {args.out} exists; pass --overwrite to replace it')
     try:
         loaded = load_poa_checkpoint(args.checkpoint)
         subnet = args.subnet or choose(args, loaded)
+        if args.format == 'timm':
+            meta, weights = extract_timm(args.checkpoint, subnet,
+                                         args.branch, loaded)
+            meta_path = save_timm(meta, weights, args.out, args.overwrite)
+            n = sum(t.numel() for t in weights.values())
+            print(f'{meta["subnet"]} ({meta["source"]}, {n / 1e6:.2f} M '
+                  f'params) -> {args.out} and {meta_path} for '
+                  f'timm.create_model({meta["architecture"]!r}, **kwargs)')
+            return
         ckpt = extract_subnet(args.checkpoint, subnet, args.branch, loaded)
     except (ValueError, FileNotFoundError, OSError) as e:
         sys.exit(f'error: {e}')

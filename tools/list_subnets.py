@@ -4,9 +4,16 @@ standard backbone (and, given tools/knn_eval.py's knn.json, its k-NN
 accuracy and a Pareto plot):
 
     python tools/list_subnets.py CONFIG [--input-size 224 [320]] \
-        [--knn work_dirs/x/knn/knn.json] [--out-dir work_dirs/x/family]
+        [--knn work_dirs/x/knn/knn.json] [--out-dir work_dirs/x/family] \
+        [--latency [--measure 6] [--batch 1] [--device cuda --dtype bfloat16]] \
+        [--x params|flops|latency]
 
-Writes family.csv, family.json and, with --knn, pareto.png.
+--latency times a few sub-networks here (torch.utils.benchmark, median of
+3 repeats; spreads over 20 % are flagged), fits latency = a + b x FLOPs,
+reports its error on measured sub-networks it was not fitted on and
+predicts the rest (marked). Writes family.csv, family.json (latency.json
+with --latency) and, with --knn, pareto.png (accuracy against --x, the
+front in red, presets labelled).
 """
 import argparse
 import csv
@@ -24,6 +31,16 @@ def main(argv=None):
     p.add_argument('config')
     p.add_argument('--knn', help='knn.json written by tools/knn_eval.py')
     p.add_argument('--metric', default='k20', help='k-NN column to plot')
+    p.add_argument('--latency', action='store_true')
+    p.add_argument('--measure', type=int, default=6,
+                   help='sub-networks to time with --latency')
+    p.add_argument('--batch', type=int, default=1)
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--dtype', default='float32',
+                   choices=['float32', 'bfloat16', 'float16'])
+    p.add_argument('--x', default='params',
+                   choices=['params', 'flops', 'latency'],
+                   help='cost axis of the Pareto plot')
     p.add_argument('--input-size', type=int, nargs='+', metavar='H [W]',
                    help='image size for the FLOPs (default: the '
                    "backbone's img_size, 224 for ResNet)")
@@ -41,7 +58,19 @@ def main(argv=None):
         with open(args.knn) as f:
             knn = json.load(f)
     size = args.input_size and (args.input_size * 2)[:2]
-    rows = subnet_family(cfg.model.backbone.to_dict(), knn, size)
+    backbone_cfg = cfg.model.backbone.to_dict()
+    rows = subnet_family(backbone_cfg, knn, size)
+    if args.x == 'latency' and not args.latency:
+        p.error('--x latency needs --latency')
+    timing = None
+    if args.latency:
+        import torch
+
+        from poa_mm.apis.latency import family_latency
+        timing = family_latency(backbone_cfg, rows, size, args.measure,
+                                args.batch, args.device,
+                                getattr(torch, args.dtype))
+        rows = timing.pop('rows')
     cols = list(dict.fromkeys(k for r in rows for k in r))
     print(' | '.join(f'{c:>10}' for c in cols))
     for r in rows:
@@ -54,27 +83,57 @@ def main(argv=None):
         writer = csv.DictWriter(f, fieldnames=cols)
         writer.writeheader()
         writer.writerows(rows)
+    if timing:
+        with open(osp.join(args.out_dir, 'latency.json'), 'w') as f:
+            json.dump(timing, f, indent=1)
+        error = timing['holdout_error']
+        print(f'latency: {timing["threads"]} threads, {timing["device"]} '
+              f'{timing["dtype"]}, batch {timing["batch"]}; fit error on '
+              'held-out measured sub-networks: ' +
+              ('n/a' if error is None else f'{100 * error:.1f} %') +
+              (f'; unstable (spread > 20 %): {", ".join(timing["unstable"])}'
+               if timing['unstable'] else ''))
     evaluated = [r for r in rows if args.metric in r]
     if evaluated:
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
-        front = pareto_front(evaluated, args.metric)
+        cost, label = dict(
+            params=('params_m', 'parameters (M)'),
+            flops=('gflops', 'GFLOPs (multiply-adds)'),
+            latency=('latency_ms', 'latency (ms)'))[args.x]
+        front = pareto_front(evaluated, args.metric, cost)
+        presets = _preset_names(backbone_cfg)
         fig, ax = plt.subplots(figsize=(6, 4))
-        ax.scatter([r['params_m'] for r in evaluated],
+        ax.scatter([r[cost] for r in evaluated],
                    [r[args.metric] for r in evaluated], label='sub-network')
-        ax.plot([r['params_m'] for r in front],
-                [r[args.metric] for r in front], 'r-', label='Pareto front')
+        ax.plot([r[cost] for r in front],
+                [r[args.metric] for r in front], 'r-o', label='Pareto front')
         for r in evaluated:
-            ax.annotate(r['subnet'], (r['params_m'], r[args.metric]),
-                        fontsize=7)
-        ax.set_xlabel('parameters (M)')
+            name = presets.get(r['subnet'])
+            text = f'{name} ({r["subnet"]})' if name else r['subnet']
+            ax.annotate(text, (r[cost], r[args.metric]), fontsize=7,
+                        weight='bold' if name else 'normal')
+        ax.set_xlabel(label)
         ax.set_ylabel(f'k-NN top-1 (%), {args.metric}')
         ax.legend()
         fig.tight_layout()
         fig.savefig(osp.join(args.out_dir, 'pareto.png'), dpi=120)
     print(f'wrote {args.out_dir}/family.csv and family.json' +
           (' and pareto.png' if evaluated else ''))
+
+
+def _preset_names(backbone_cfg: dict) -> dict:
+    """``{spec string: preset name}`` of the supernet."""
+    import torch
+    from mmpretrain.registry import MODELS
+    with torch.device('meta'):
+        space = MODELS.build(backbone_cfg).search_space
+    names = {str(spec): name for name, spec in space.presets.items()
+             if name not in ('min', 'max')}
+    for name in ('min', 'max'):
+        names.setdefault(str(space.presets[name]), name)
+    return names
 
 
 if __name__ == '__main__':

@@ -1,10 +1,11 @@
 """Cut sub-networks out of POA checkpoints into standard-backbone
 checkpoints (tensors and plain metadata only)."""
 import hashlib
+import json
 import os
 import os.path as osp
 import tempfile
-from typing import Dict, Tuple
+from typing import Callable, Dict, Tuple
 
 import torch
 from mmengine.config import Config
@@ -115,23 +116,71 @@ def vit_feature_blocks(depth: int):
                   {depth - 1})
 
 
-def save_atomic(obj: dict, out: str, overwrite: bool = False) -> None:
-    """``torch.save`` to a temporary file next to ``out``, then rename."""
+def write_atomic(out: str, write: Callable[[str], None],
+                 overwrite: bool = False) -> None:
+    """``write(tmp)`` to a temporary file next to ``out``, then rename, so
+    that a failure or a kill never leaves a partial file under ``out``."""
     if osp.exists(out) and not overwrite:
         raise FileExistsError(f'{out} exists; pass --overwrite to replace '
                               'it')
     folder = osp.dirname(osp.abspath(out))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.extract-', suffix='.pth',
-                               dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix='.extract-',
+                               suffix=osp.splitext(out)[1], dir=folder)
     os.close(fd)
     try:
-        torch.save(obj, tmp)
+        write(tmp)
         os.replace(tmp, out)
     except BaseException:
         if osp.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def save_atomic(obj: dict, out: str, overwrite: bool = False) -> None:
+    """``torch.save`` atomically (:func:`write_atomic`)."""
+    write_atomic(out, lambda tmp: torch.save(obj, tmp), overwrite)
+
+
+def extract_timm(checkpoint: str, subnet: str, branch: str = 'teacher',
+                 loaded=None) -> Tuple[dict, Dict[str, Tensor]]:
+    """A sub-network as a timm model: ``(meta, state_dict)``, where meta
+    holds ``architecture`` and ``kwargs`` for ``timm.create_model`` plus
+    the provenance of :func:`extract_subnet`."""
+    backbone_cfg, state = loaded or load_poa_checkpoint(checkpoint)
+    backbone = build_elastic_backbone(backbone_cfg, state, branch)
+    if not hasattr(backbone, 'export_timm'):
+        raise ValueError(f'--format timm is available for ViT sub-networks '
+                         f'only; {backbone_cfg["type"]} has no timm '
+                         'counterpart (use --format mmpretrain)')
+    spec = backbone.search_space.resolve(subnet)
+    meta, weights = backbone.export_timm(spec)
+    meta.update(subnet=str(spec), elastic_backbone=backbone_cfg['type'],
+                source=branch, source_sha256=file_sha256(checkpoint),
+                poa_mm_version=__version__)
+    return meta, {k: v.contiguous().clone() for k, v in weights.items()}
+
+
+def save_timm(meta: dict, weights: Dict[str, Tensor], out: str,
+              overwrite: bool = False) -> str:
+    """``out`` (safetensors) and its ``.json`` of ``meta``, both atomic;
+    returns the JSON path."""
+    from safetensors.torch import save_file
+    meta_path = osp.splitext(out)[0] + '.json'
+    if not overwrite:
+        for path in (out, meta_path):
+            if osp.exists(path):
+                raise FileExistsError(f'{path} exists; pass --overwrite to '
+                                      'replace it')
+
+    def write_json(tmp):
+        with open(tmp, 'w') as f:
+            json.dump(meta, f, indent=1)
+
+    write_atomic(out, lambda tmp: save_file(
+        weights, tmp, metadata=dict(poa_mm=json.dumps(meta))), overwrite)
+    write_atomic(meta_path, write_json, overwrite)
+    return meta_path
 
 
 def load_subnet_checkpoint(path: str) -> dict:
@@ -151,6 +200,7 @@ def load_subnet_checkpoint(path: str) -> dict:
 
 
 __all__ = [
-    'extract_subnet', 'save_atomic', 'load_poa_checkpoint',
+    'extract_subnet', 'extract_timm', 'save_atomic', 'save_timm',
+    'write_atomic', 'load_poa_checkpoint',
     'load_subnet_checkpoint', 'vit_feature_blocks', 'SubnetSpec'
 ]

@@ -36,11 +36,13 @@ def subnet_family(backbone_cfg: dict,
     return rows
 
 
-def pareto_front(rows: Sequence[dict], metric: str) -> List[dict]:
-    """Rows not beaten by a smaller (or equal) one on ``metric``."""
+def pareto_front(rows: Sequence[dict], metric: str,
+                 cost: str = 'params_m') -> List[dict]:
+    """Rows not beaten on ``metric`` by a cheaper (or equal) one, cost
+    being ``params_m``, ``gflops`` or ``latency_ms``."""
     front, best = [], float('-inf')
-    for row in sorted((r for r in rows if metric in r),
-                      key=lambda r: (r['params_m'], -r[metric])):
+    for row in sorted((r for r in rows if metric in r and cost in r),
+                      key=lambda r: (r[cost], -r[metric])):
         if row[metric] > best:
             front.append(row)
             best = row[metric]

@@ -49,10 +49,12 @@ def pick_subnet(rows: Sequence[dict],
                 max_params: Optional[float] = None,
                 max_flops: Optional[float] = None,
                 accuracy: Optional[Sequence[dict]] = None,
-                metric: str = 'k20') -> dict:
+                metric: str = 'k20',
+                max_latency_ms: Optional[float] = None) -> dict:
     """The best sub-network of ``rows`` (from :func:`subnet_family`) whose
-    exported backbone has at most ``max_params`` parameters and
-    ``max_flops`` FLOPs.
+    exported backbone has at most ``max_params`` parameters,
+    ``max_flops`` FLOPs and ``max_latency_ms`` latency (rows with
+    ``latency_ms``, from :func:`family_latency`).
 
     Best is the highest ``metric`` of ``accuracy`` (rows of a k-NN or
     linear-probe JSON) where it was measured, a fitted prediction where it
@@ -62,8 +64,9 @@ def pick_subnet(rows: Sequence[dict],
         dict: ``choice`` and ``runner_up`` rows (with ``accuracy`` and
         ``predicted`` set when scored), and ``ranked_by``.
     """
-    if max_params is None and max_flops is None:
-        raise ValueError('give a budget: max_params and/or max_flops')
+    if max_params is None and max_flops is None and max_latency_ms is None:
+        raise ValueError('give a budget: max_params, max_flops and/or '
+                         'max_latency_ms')
     names = {r['subnet'] for r in rows}
     measured = {}
     for r in accuracy or []:
@@ -77,7 +80,9 @@ def pick_subnet(rows: Sequence[dict],
 
     def fits(r):
         return ((max_params is None or r['params_m'] * 1e6 <= max_params)
-                and (max_flops is None or r['gflops'] * 1e9 <= max_flops))
+                and (max_flops is None or r['gflops'] * 1e9 <= max_flops)
+                and (max_latency_ms is None
+                     or r['latency_ms'] <= max_latency_ms))
 
     def cost(r):
         return (r['gflops'], r['params_m'])
@@ -88,7 +93,9 @@ def pick_subnet(rows: Sequence[dict],
         raise ValueError(
             f'no sub-network fits the budget; the cheapest is '
             f'{cheapest["subnet"]} with {cheapest["params_m"]:.2f} M params '
-            f'and {cheapest["gflops"]:.3f} GFLOPs')
+            f'and {cheapest["gflops"]:.3f} GFLOPs' +
+            (f' ({cheapest["latency_ms"]:.2f} ms)'
+             if 'latency_ms' in cheapest else ''))
     predicted = predict_accuracy(rows, measured) if measured else {}
     for r in under:
         if r['subnet'] in measured:

@@ -1,5 +1,6 @@
 """ElasticSwin: a Swin Transformer supernet whose sub-networks are stock
 ``mmpretrain.SwinTransformer`` models."""
+from contextlib import contextmanager
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -446,3 +447,26 @@ def export_swin_state_dict(state_dict: Dict[str, Tensor], spec: SubnetSpec,
             key, local, g = name, name, geometry[0]
         out[key] = slice_swin_tensor(local, tensor, g).clone()
     return out
+
+
+def _batch_safe_window_reverse(windows: Tensor, H: int, W: int,
+                               window_size: int) -> Tensor:
+    x = windows.view(-1, H // window_size, W // window_size, window_size,
+                     window_size, windows.shape[-1])
+    return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(
+        -1, H, W, windows.shape[-1])
+
+
+@contextmanager
+def batch_safe_swin_export():
+    """While exporting a stock ``SwinTransformer`` (ONNX), replace
+    mmpretrain's ``ShiftWindowMSA.window_reverse``, whose ``int()`` on the
+    batch dimension freezes it in the exported graph (a dynamic-batch
+    export is then silently wrong at other batch sizes), by the same
+    computation with the batch inferred."""
+    original = ShiftWindowMSA.__dict__['window_reverse']
+    ShiftWindowMSA.window_reverse = staticmethod(_batch_safe_window_reverse)
+    try:
+        yield
+    finally:
+        ShiftWindowMSA.window_reverse = original

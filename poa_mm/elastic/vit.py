@@ -540,6 +540,54 @@ class ElasticViT(ElasticBackboneMixin, BaseBackbone):
                                       self.mlp_ratio)
         return cfg, state
 
+    def export_timm(self, spec) -> Tuple[dict, Dict[str, Tensor]]:
+        """Cut a sub-network out for timm: ``(dict(architecture, kwargs),
+        state_dict)`` such that ``timm.create_model(architecture,
+        pretrained=False, **kwargs)`` loads the state dict with
+        ``strict=True`` and returns the normed CLS token of the
+        sub-network."""
+        spec = self.search_space.resolve(spec)
+        _, state = self.export_subnet(spec)
+        kwargs = dict(
+            img_size=self.img_size, patch_size=self.patch_size,
+            in_chans=self.in_channels, embed_dim=spec.width,
+            depth=spec.depth, num_heads=spec.width // self.head_dims,
+            mlp_ratio=float(self.mlp_ratio), qkv_bias=self.qkv_bias,
+            init_values=self.layer_scale_init_value or None,
+            final_norm=self.final_norm, num_classes=0,
+            global_pool='token')
+        return dict(architecture=TIMM_ARCHITECTURE,
+                    kwargs=kwargs), timm_vit_state_dict(state)
+
+
+TIMM_ARCHITECTURE = 'vit_base_patch16_224'
+
+
+def timm_vit_state_dict(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """Rename a stock ``mmpretrain.VisionTransformer`` state dict (as
+    :meth:`ElasticViT.export_subnet` writes it) to timm's
+    ``VisionTransformer`` names. Pure function: tensors in, tensors out."""
+    block_names = {
+        'ln1': 'norm1', 'ln2': 'norm2', 'attn.qkv': 'attn.qkv',
+        'attn.proj': 'attn.proj', 'attn.gamma1.weight': 'ls1.gamma',
+        'ffn.layers.0.0': 'mlp.fc1', 'ffn.layers.1': 'mlp.fc2',
+        'ffn.gamma2.weight': 'ls2.gamma'
+    }
+    top_names = {'patch_embed.projection': 'patch_embed.proj', 'ln1': 'norm'}
+    out = {}
+    for name, tensor in state_dict.items():
+        if name.startswith('layers.'):
+            _, index, local = name.split('.', 2)
+            prefix, table = f'blocks.{index}.', block_names
+        else:
+            local, prefix, table = name, '', top_names
+        for old, new in table.items():
+            if local == old or local.startswith(old + '.'):
+                local = new + local[len(old):]
+                break
+        out[prefix + local] = tensor
+    return out
+
 
 def export_vit_state_dict(state_dict: Dict[str, Tensor], spec: SubnetSpec,
                           max_width: int, max_depth: int,

@@ -28,3 +28,32 @@ def test_knn_columns_and_pareto_front():
     assert [r['subnet'] for r in pareto_front(rows, 'k20')] == [
         '64x2', '128x4'
     ]
+
+
+def test_list_subnets_tool_with_flops_latency_and_plot(repo_root, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    knn = tmp_path / 'knn.json'
+    knn.write_text(json.dumps([dict(subnet='64x3', k20=50.),
+                               dict(subnet='192x6', k20=60.)]))
+    cfg = 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
+    proc = subprocess.run(
+        [sys.executable, 'tools/list_subnets.py', cfg, '--input-size', '56',
+         '--knn', str(knn), '--latency', '--measure', '3', '--x', 'latency',
+         '--out-dir', str(tmp_path / 'out')], cwd=repo_root,
+        env=dict(os.environ, PYTHONPATH=repo_root), capture_output=True,
+        text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'fit error on held-out measured sub-networks' in proc.stdout
+    rows = json.loads((tmp_path / 'out' / 'family.json').read_text())
+    assert len(rows) == 20 and all('gflops' in r for r in rows)
+    assert sum(not r['latency_predicted'] for r in rows) == 3
+    assert (tmp_path / 'out' / 'pareto.png').exists()
+    assert (tmp_path / 'out' / 'latency.json').exists()
+    proc = subprocess.run(
+        [sys.executable, 'tools/list_subnets.py', cfg, '--input-size', '1',
+         '2', '3'], cwd=repo_root, env=dict(os.environ, PYTHONPATH=repo_root),
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2 and '--input-size takes' in proc.stderr

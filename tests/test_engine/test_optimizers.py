@@ -6,11 +6,10 @@ from mmpretrain.registry import (MODELS, OPTIM_WRAPPER_CONSTRUCTORS,
 import poa_mm  # noqa: F401
 
 
-@pytest.fixture(scope='module')
-def wrapper():
+def poa_wrapper(backbone: dict, in_channels: int, **paramwise_cfg):
     model = MODELS.build(dict(
-        type='POA', backbone=dict(type='ElasticViT', arch='micro'),
-        head=dict(type='MultiProjectionHead', in_channels=128,
+        type='POA', backbone=backbone,
+        head=dict(type='MultiProjectionHead', in_channels=in_channels,
                   num_prototypes=(32, ), hidden_channels=32,
                   bottleneck_channels=16)))
     constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
@@ -18,8 +17,14 @@ def wrapper():
         optim_wrapper_cfg=dict(
             type='POAOptimWrapper',
             optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.04)),
-        paramwise_cfg=dict(layer_decay_rate=0.9, patch_embed_lr_mult=0.2)))
+        paramwise_cfg=paramwise_cfg))
     return constructor(model)
+
+
+@pytest.fixture(scope='module')
+def wrapper():
+    return poa_wrapper(dict(type='ElasticViT', arch='micro'), 128,
+                       layer_decay_rate=0.9, patch_embed_lr_mult=0.2)
 
 
 def groups_by_name(wrapper):
@@ -61,18 +66,8 @@ def test_per_module_clipping(wrapper):
 
 
 def poa_groups(backbone: dict, in_channels: int, decay: float):
-    model = MODELS.build(dict(
-        type='POA', backbone=backbone,
-        head=dict(type='MultiProjectionHead', in_channels=in_channels,
-                  num_prototypes=(16, ), hidden_channels=16,
-                  bottleneck_channels=8)))
-    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
-        type='POAOptimWrapperConstructor',
-        optim_wrapper_cfg=dict(
-            type='POAOptimWrapper',
-            optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.04)),
-        paramwise_cfg=dict(layer_decay_rate=decay)))
-    return groups_by_name(constructor(model))
+    return groups_by_name(poa_wrapper(backbone, in_channels,
+                                      layer_decay_rate=decay))
 
 
 def test_resnet_layer_decay_and_weight_decay_follow_the_official_code():

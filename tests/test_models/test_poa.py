@@ -31,14 +31,18 @@ def batch(n_images=4, n_local=2, seed=0):
     return dict(inputs=views, data_samples=None)
 
 
-@pytest.fixture
-def model():
+def build_model():
     torch.manual_seed(0)
     m = MODELS.build(poa_cfg())
     m.init_weights()
     m.train()
     m.elastic_subnet = SubnetSpec(64, (2, ))
     return m
+
+
+@pytest.fixture
+def model():
+    return build_model()
 
 
 def test_one_step_gradients(model):
@@ -109,15 +113,6 @@ def test_without_elastic_branch_and_without_ibot(model):
         model.loss(**data)
 
 
-def build_eval_model():
-    torch.manual_seed(0)
-    m = MODELS.build(poa_cfg())
-    m.init_weights()
-    m.train()
-    m.elastic_subnet = SubnetSpec(64, (2, ))
-    return m
-
-
 def test_ibot_runs_on_every_rank_even_one_without_masked_patches(tmp_path):
     """2 gloo ranks; rank 1 holds no masked patch. Both must finish (the
     iBOT Sinkhorn-Knopp all-reduces run everywhere) and their mean loss
@@ -129,7 +124,7 @@ def test_ibot_runs_on_every_rank_even_one_without_masked_patches(tmp_path):
     from poa_test_helpers.ibot_ranks import losses_of, run_rank
 
     from poa_mm.datasets import mask_patch_weights
-    model = build_eval_model()
+    model = build_model()
     inputs = model.data_preprocessor(batch(n_images=4), True)['inputs']
     masks = torch.zeros_like(inputs['masks'])
     masks[0, 1:4, 2:5] = True  # image 0, crop 1 (rank 0)
@@ -140,7 +135,7 @@ def test_ibot_runs_on_every_rank_even_one_without_masked_patches(tmp_path):
     single = losses_of(model, inputs)
 
     port = 29600 + os.getpid() % 1000
-    mp.spawn(run_rank, args=(2, port, build_eval_model, inputs,
+    mp.spawn(run_rank, args=(2, port, build_model, inputs,
                              str(tmp_path)), nprocs=2, join=True)
     ranks = [json.load(open(tmp_path / f'rank{r}.json')) for r in (0, 1)]
     assert ranks[1]['loss_ibot'] == 0 < ranks[0]['loss_ibot']

@@ -213,3 +213,33 @@ def test_extract_by_budget(poa_checkpoints, repo_root, tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith(
         'error: no sub-network fits the budget; the cheapest is 64x3')
     assert not (tmp_path / 'none.pth').exists()
+
+
+def test_timm_and_onnx_exports_from_the_tools(poa_checkpoints, repo_root,
+                                              tmp_path):
+    import timm
+    from safetensors.torch import load_file
+    out = tmp_path / 'vit.safetensors'
+    proc = run(['tools/extract_subnet.py', poa_checkpoints['vit'],
+                '--subnet', '96x4', '--format', 'timm', '--out', str(out)],
+               repo_root)
+    assert 'timm.create_model' in proc.stdout
+    meta = json.loads((tmp_path / 'vit.json').read_text())
+    model = timm.create_model(meta['architecture'], pretrained=False,
+                              **meta['kwargs'])
+    model.load_state_dict(load_file(out), strict=True)
+    assert meta['subnet'] == '96x4' and meta['source'] == 'teacher'
+    proc = run(['tools/extract_subnet.py', poa_checkpoints['swin'],
+                '--subnet', 'max', '--format', 'timm', '--out',
+                str(tmp_path / 'swin.safetensors')], repo_root, check=False)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        'error: --format timm is available for ViT sub-networks only')
+    assert not (tmp_path / 'swin.safetensors').exists()
+
+    subnet = extract(repo_root, poa_checkpoints['vit'], '96x4',
+                     str(tmp_path / 'vit.pth'))
+    proc = run(['tools/export_onnx.py', subnet, '--out',
+                str(tmp_path / 'vit.onnx'), '--dynamic-batch'], repo_root)
+    assert 'ONNX Runtime vs PyTorch at batch 3' in proc.stdout
+    assert (tmp_path / 'vit.onnx').exists()
