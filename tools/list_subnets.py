@@ -5,8 +5,8 @@ accuracy and a Pareto plot):
 
     python tools/list_subnets.py CONFIG [--input-size 224 [320]] \
         [--knn work_dirs/x/knn/knn.json] [--out-dir work_dirs/x/family] \
-        [--latency [--measure 6] [--batch 1] [--device cuda --dtype bfloat16]] \
-        [--x params|flops|latency]
+        [--latency [--measure 6] [--batch 1] [--device cuda \
+        --dtype bfloat16]] [--x params|flops|latency]
 
 --latency times a few sub-networks here (torch.utils.benchmark, median of
 3 repeats; spreads over 20 % are flagged), fits latency = a + b x FLOPs,
