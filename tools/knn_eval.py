@@ -41,7 +41,12 @@ def parse_args(argv=None):
     p.add_argument('--out-dir', default=None,
                    help='where knn.csv and knn.json go (default: next to '
                    'the checkpoint)')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if min(args.ks) < 1:
+        p.error(f'--ks must be positive integers, got {args.ks}')
+    if not args.temperature > 0:
+        p.error(f'--temperature must be positive, got {args.temperature}')
+    return args
 
 
 def build_model(cfg, checkpoint=None):
@@ -75,6 +80,7 @@ def main(argv=None):
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     import poa_mm  # noqa: F401
     from poa_mm.apis import build_folder_loader, evaluate_subnets
+    from poa_mm.apis.knn import folder_classes
 
     knn_cfg = cfg.get('knn_cfg', {})
     train_dir = args.train_dir or knn_cfg.get('train_dir')
@@ -98,9 +104,16 @@ def main(argv=None):
     if args.compare_random_init:
         set_random_seed(args.seed)
         baseline = build_model(cfg)
+    train_loader = build_folder_loader(train_dir, pipeline, batch_size,
+                                       args.num_workers)
+    classes = folder_classes(train_loader)
+    if len(classes) < 2:
+        print(f'warning: {train_dir} has {len(classes)} class; k-NN '
+              'accuracy is meaningless', file=sys.stderr)
     loaders = [
-        build_folder_loader(d, pipeline, batch_size, args.num_workers)
-        for d in (train_dir, val_dir)
+        train_loader,
+        build_folder_loader(val_dir, pipeline, batch_size, args.num_workers,
+                            classes)
     ]
     rows = evaluate_subnets(model, specs, *loaders, ks=args.ks,
                             temperature=args.temperature, baseline=baseline)
@@ -119,4 +132,7 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f'error: {e}')

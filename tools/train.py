@@ -2,15 +2,10 @@
 MMSegmentation scope), on GPUs or CPU-only machines, single process or
 distributed (``tools/dist_train.sh``)."""
 import argparse
+import datetime
 import os
 import os.path as osp
 import sys
-
-# Checkpoints written by mmengine's Runner hold non-tensor objects
-# (HistoryBuffer, numpy scalars) and torch>=2.6 refuses them under the new
-# ``weights_only=True`` default (mmengine issue 1655). They are the user's
-# own, trusted files: allow full unpickling for this process only.
-os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
 
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
@@ -45,6 +40,12 @@ def parse_args(argv=None):
         choices=['none', 'pytorch', 'slurm'],
         default='none',
         help='job launcher')
+    parser.add_argument(
+        '--unsafe-load',
+        action='store_true',
+        help='load checkpoints (--resume, load_from) with full unpickling, '
+        'which runs any code a crafted file holds; only for files you '
+        'trust that the safe loader refuses')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -52,8 +53,10 @@ def parse_args(argv=None):
     return args
 
 
-def init_cpu_distributed(launcher: str) -> None:
-    """Initialise gloo ourselves on machines without CUDA.
+def init_cpu_distributed(launcher: str, timeout_s: float = 300) -> None:
+    """Initialise gloo ourselves on machines without CUDA, with a
+    collective timeout (``env_cfg.dist_cfg.timeout``, seconds; 300 by
+    default) so that a stalled rank ends the run instead of hanging it.
 
     mmengine's ``init_dist`` calls ``torch.cuda.set_device`` unconditionally;
     once a process group exists the Runner skips it.
@@ -65,7 +68,8 @@ def init_cpu_distributed(launcher: str) -> None:
         os.environ.setdefault('MASTER_PORT', '29500')
         if 'MASTER_ADDR' not in os.environ:
             raise RuntimeError('set MASTER_ADDR for a CPU slurm run')
-    torch.distributed.init_process_group(backend='gloo')
+    torch.distributed.init_process_group(
+        backend='gloo', timeout=datetime.timedelta(seconds=timeout_s))
 
 
 def build_config(args) -> Config:
@@ -113,10 +117,23 @@ def build_config(args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.unsafe_load:
+        print('warning: --unsafe-load: checkpoints are fully unpickled and '
+              'can run code', file=sys.stderr)
+        os.environ['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'] = '1'
+    else:
+        # Runner checkpoints (numpy scalars, HistoryBuffer) load with
+        # torch's weights_only=True default and our allowlist, nothing else.
+        from poa_mm.apis.checkpoint import allow_runner_checkpoints
+        allow_runner_checkpoints()
     cfg = build_config(args)
+    error = check_resume(args, cfg.work_dir)
+    if error:
+        sys.exit(f'error: {error}')
     if args.launcher != 'none' and not torch.cuda.is_available() \
             and not torch.distributed.is_initialized():
-        init_cpu_distributed(args.launcher)
+        dist_cfg = (cfg.get('env_cfg') or {}).get('dist_cfg') or {}
+        init_cpu_distributed(args.launcher, dist_cfg.get('timeout', 300))
     runner = Runner.from_cfg(cfg)
     from poa_mm.engine import NonFiniteLossError
     try:
@@ -124,6 +141,31 @@ def main(argv=None):
     except NonFiniteLossError as e:
         sys.exit(f'error: {e}; training stopped. Last good checkpoint: '
                  f'{last_checkpoint(runner.work_dir)}')
+
+
+def check_resume(args, work_dir: str):
+    """Why ``--resume`` cannot work (one line), or None: nothing to resume
+    from in the work dir, or a checkpoint that is missing, truncated or not
+    safely loadable. A run never silently restarts from scratch."""
+    if args.resume is None:
+        return None
+    path = args.resume
+    if path == 'auto':
+        marker = osp.join(work_dir, 'last_checkpoint')
+        if not osp.exists(marker):
+            return (f'--resume: nothing to resume from in {work_dir} (no '
+                    'last_checkpoint); give a checkpoint path or drop '
+                    '--resume')
+        with open(marker) as f:
+            path = f.read().strip()
+    if args.unsafe_load:
+        return None if osp.isfile(path) else f'checkpoint not found: {path}'
+    from poa_mm.apis.checkpoint import load_checkpoint
+    try:
+        load_checkpoint(path)
+    except (ValueError, FileNotFoundError) as e:
+        return f'--resume: {e}'
+    return None
 
 
 def last_checkpoint(work_dir: str) -> str:

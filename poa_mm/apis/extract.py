@@ -8,12 +8,12 @@ import tempfile
 from typing import Callable, Dict, Tuple
 
 import torch
-from mmengine.config import Config
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
 from poa_mm.elastic import SubnetSpec
 from poa_mm.version import __version__
+from .checkpoint import check_plain, load_checkpoint
 
 BRANCHES = ('teacher', 'student')
 
@@ -29,30 +29,32 @@ def file_sha256(path: str) -> str:
 def load_poa_checkpoint(path: str) -> Tuple[dict, Dict[str, Tensor]]:
     """The backbone config and full state dict of a POA training checkpoint.
 
-    Raises ``ValueError`` for anything that is not one (the Runner
-    checkpoint must carry its config and teacher/student weights).
+    Loaded without running code (:func:`load_checkpoint`); the backbone
+    config is the plain-data ``poa_mm`` entry that training writes, never
+    the stored config text. Raises ``ValueError`` for anything that is not
+    such a checkpoint.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint not found: {path}')
-    try:
-        # A Runner checkpoint holds non-tensor objects (mmengine's
-        # HistoryBuffer): load the user's own file with full unpickling.
-        ckpt = torch.load(path, map_location='cpu', weights_only=False)
-    except Exception as e:  # noqa: BLE001
-        raise ValueError(f'{path} is not a readable checkpoint: {e}') from e
+    ckpt = load_checkpoint(path)
     state = ckpt.get('state_dict') if isinstance(ckpt, dict) else None
-    cfg_text = ckpt.get('meta', {}).get('cfg') if isinstance(ckpt,
-                                                             dict) else None
-    if not isinstance(state, dict) or cfg_text is None or not any(
+    if not isinstance(state, dict) or not any(
             k.startswith('teacher.backbone.') for k in state):
         raise ValueError(
             f'{path} is not a POA training checkpoint (expected a Runner '
-            'checkpoint with its config and teacher.backbone.* weights)')
-    cfg = Config.fromstring(cfg_text, '.py')
-    if cfg.model.get('type') != 'POA':
-        raise ValueError(f'{path} was written by a {cfg.model.get("type")} '
+            'checkpoint with teacher.backbone.* weights)')
+    info = ckpt.get('poa_mm')
+    if not isinstance(info, dict) or 'backbone_cfg' not in info:
+        raise ValueError(
+            f'{path} has no poa_mm metadata (written by poa-mm 0.1?): '
+            'resume it for one iteration with tools/train.py to re-save it')
+    if info.get('model_type') not in ('POA', 'mmpretrain.POA'):
+        raise ValueError(f'{path} was written by a {info.get("model_type")} '
                          'model, not POA')
-    return cfg.model.backbone.to_dict(), state
+    backbone_cfg = info['backbone_cfg']
+    check_plain(backbone_cfg, f'{path}: poa_mm.backbone_cfg')
+    if not isinstance(backbone_cfg, dict) or not isinstance(
+            backbone_cfg.get('type'), str):
+        raise ValueError(f'{path}: poa_mm.backbone_cfg has no type')
+    return backbone_cfg, state
 
 
 def build_elastic_backbone(backbone_cfg: dict, state: Dict[str, Tensor],
@@ -130,6 +132,10 @@ def write_atomic(out: str, write: Callable[[str], None],
     os.close(fd)
     try:
         write(tmp)
+        # mkstemp creates 0600; give the file the mode the umask asks for.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, out)
     except BaseException:
         if osp.exists(tmp):
@@ -193,10 +199,30 @@ def load_subnet_checkpoint(path: str) -> dict:
         ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:  # noqa: BLE001  (e.g. a Runner checkpoint)
         raise ValueError(f'{message}: {str(e).splitlines()[0]}') from e
-    if not isinstance(ckpt, dict) or 'backbone_cfg' not in ckpt.get(
-            'meta', {}):
+    if not isinstance(ckpt, dict) or not isinstance(
+            ckpt.get('meta'), dict) or 'backbone_cfg' not in ckpt['meta']:
         raise ValueError(message)
+    meta = ckpt['meta']
+    unknown = sorted(set(meta) - SUBNET_META_KEYS)
+    if unknown:
+        raise ValueError(f'{message}: unknown metadata {unknown}')
+    check_plain(meta, f'{path}: meta')
+    kind = meta['backbone_cfg'].get('type') if isinstance(
+        meta['backbone_cfg'], dict) else None
+    if kind not in STANDARD_BACKBONES:
+        raise ValueError(f'{message}: backbone type {kind!r} is not one of '
+                         f'{sorted(STANDARD_BACKBONES)}')
     return ckpt
+
+
+SUBNET_META_KEYS = {
+    'backbone_cfg', 'subnet', 'elastic_backbone', 'source', 'source_sha256',
+    'poa_mm_version'
+}
+STANDARD_BACKBONES = {
+    'mmpretrain.VisionTransformer', 'mmpretrain.SwinTransformer',
+    'mmpretrain.ResNet', 'mmpretrain.POAStaticResNet'
+}
 
 
 __all__ = [

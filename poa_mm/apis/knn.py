@@ -13,15 +13,36 @@ from poa_mm.elastic import SubnetSpec
 
 
 def build_folder_loader(folder: str, pipeline: Sequence[dict],
-                        batch_size: int = 256,
-                        num_workers: int = 0) -> DataLoader:
+                        batch_size: int = 256, num_workers: int = 0,
+                        classes: Optional[Sequence[str]] = None
+                        ) -> DataLoader:
     """A deterministic loader over a labelled image folder
-    (``folder/<class>/<image>``)."""
+    (``folder/<class>/<image>``).
+
+    With ``classes`` (the training folder's, in label order) the labels are
+    mapped by class name, so a val folder with fewer or reordered classes
+    keeps the right labels; a class not in ``classes`` is an error.
+    """
     dataset = DATASETS.build(
         dict(type='CustomDataset', data_root=folder, data_prefix='',
-             pipeline=copy.deepcopy(list(pipeline))))
+             pipeline=copy.deepcopy(list(pipeline)), serialize_data=False))
+    own = list(dataset.metainfo['classes'])
+    if classes is not None:
+        classes = list(classes)
+        missing = sorted(set(own) - set(classes))
+        if missing:
+            raise ValueError(f'{folder}: classes {missing} are not in the '
+                             'training folder')
+        mapping = [classes.index(name) for name in own]
+        for info in dataset.data_list:
+            info['gt_label'] = mapping[int(info['gt_label'])]
     return DataLoader(dataset, batch_size=batch_size, shuffle=False,
                       num_workers=num_workers, collate_fn=default_collate)
+
+
+def folder_classes(loader: DataLoader) -> List[str]:
+    """The class names of a :func:`build_folder_loader` loader."""
+    return list(loader.dataset.metainfo['classes'])
 
 
 @torch.no_grad()

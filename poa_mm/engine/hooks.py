@@ -78,6 +78,13 @@ class ElasticSamplingHook(Hook):
                                          sum(spec.depths))
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        # The backbone config as plain data, so that tools rebuild the
+        # supernet without executing the config text stored in meta.cfg.
+        model_cfg = (getattr(runner, 'cfg', None) or {}).get('model')
+        if model_cfg is not None and 'backbone' in model_cfg:
+            checkpoint['poa_mm'] = dict(
+                model_type=str(model_cfg.get('type')),
+                backbone_cfg=model_cfg['backbone'].to_dict())
         checkpoint['elastic_sampler'] = dict(
             seed=self._base_seed(runner),
             same_for_all_ranks=self.same_for_all_ranks,
@@ -255,6 +262,9 @@ class POAScheduleHook(Hook):
         model.teacher_temp = v['teacher_temp']
         model.ibot_active = v['ibot_active']
         hub = runner.message_hub
+        # RuntimeInfoHook logged the lr before it was set for this step.
+        for name, lr in runner.optim_wrapper.get_lr().items():
+            hub.update_scalar(f'train/{name}', lr[0])
         hub.update_scalar('train/base_lr', v['lr'])
         hub.update_scalar('train/weight_decay', v['weight_decay'])
         hub.update_scalar('train/teacher_temp', v['teacher_temp'])

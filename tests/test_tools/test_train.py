@@ -87,6 +87,12 @@ def test_train_writes_a_poa_checkpoint(uninterrupted):
     assert all(r['subnet'] != '128x4' for r in recs)  # never the intact
     assert recs[0]['loss_ibot'] == 0 and recs[-1]['loss_ibot'] > 0
     assert recs[0]['peak_lr'] == pytest.approx(1e-3, rel=1e-9)  # 1 x 4
+    # The logged lr is the one the step used: 0 during the 1-step warm-up.
+    (scalars, ) = glob.glob(str(work / '*' / 'vis_data' / 'scalars.json'))
+    with open(scalars) as f:
+        logged = [json.loads(line) for line in f]
+    first = next(r for r in logged if r.get('iter') == 1)
+    assert first['base_lr'] == 0 and first['lr'] == 0
     # the teacher moved away from the student (EMA, not a copy)
     assert not torch.equal(state['teacher.backbone.pos_embed'],
                            state['backbone.pos_embed'])
