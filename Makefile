@@ -8,6 +8,7 @@ setup:
 	@bash scripts/setup_env.sh
 
 data: setup
+	@bash scripts/ensure_fashion_mnist.sh $(FMNIST_SRC)
 	@$(PY) tools/prepare_fashion_mnist.py --src $(FMNIST_SRC) --out data/fashion_mnist
 
 demo: data

@@ -74,7 +74,7 @@ def main(argv=None):
     cols = list(dict.fromkeys(k for r in rows for k in r))
     print(' | '.join(f'{c:>10}' for c in cols))
     for r in rows:
-        print(' | '.join(f'{r[c]:>10.2f}' if isinstance(r.get(c), float)
+        print(' | '.join(f'{r[c]:>10.4g}' if isinstance(r.get(c), float)
                          else f'{str(r.get(c, "")):>10}' for c in cols))
     os.makedirs(args.out_dir, exist_ok=True)
     with open(osp.join(args.out_dir, 'family.json'), 'w') as f:

@@ -1,6 +1,6 @@
 # POA on Fashion-MNIST, CPU-sized: a 192-wide, 6-deep ElasticViT supernet
-# (patch 4 on 28 px images; 20 sub-networks) trained in about 7 minutes on
-# 2 CPU cores (about 0.8 s per iteration). Same method, loss weighting and
+# (patch 4 on 28 px images; 20 sub-networks) trained in 10-15 minutes on
+# 2 CPU cores (1.0-1.3 s per iteration). Same method, loss weighting and
 # schedule shapes as the paper recipe, with scaled-down numbers. Four
 # settings differ from the paper on purpose, so that a 500-iteration run
 # leaves DINO's uniform-target plateau (at init, the head maps every
