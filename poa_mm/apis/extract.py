@@ -85,8 +85,8 @@ def extract_subnet(checkpoint: str, subnet: str,
     backbone_cfg, state = loaded or load_poa_checkpoint(checkpoint)
     backbone = build_elastic_backbone(backbone_cfg, state, branch)
     spec = backbone.search_space.resolve(subnet)
-    cfg, weights = backbone.export_subnet(spec,
-                                          **export_kwargs(backbone, spec))
+    cfg, weights = backbone.export_subnet(
+        spec, **backbone.dense_export_kwargs(spec))
     return dict(
         state_dict={f'backbone.{k}': v.contiguous()
                     for k, v in weights.items()},
@@ -97,25 +97,6 @@ def extract_subnet(checkpoint: str, subnet: str,
             source=branch,
             source_sha256=file_sha256(checkpoint),
             poa_mm_version=__version__))
-
-
-def export_kwargs(backbone, spec: SubnetSpec) -> dict:
-    """Downstream-friendly outputs: every stage (Swin/ResNet) or four
-    evenly spaced blocks (ViT, when it has four) as feature maps."""
-    if type(backbone).__name__ == 'ElasticViT':
-        if spec.depth < 4:
-            return dict(out_indices=[-1], out_type='featmap')
-        return dict(out_indices=vit_feature_blocks(spec.depth),
-                    out_type='featmap')
-    return dict(out_indices=(0, 1, 2, 3))
-
-
-def vit_feature_blocks(depth: int):
-    """Four evenly spaced blocks ending at the last: the ends of the four
-    quarters (12 blocks: 2, 5, 8, 11; the official COCO config for 12-deep
-    ViTs hard-codes 3, 5, 7, 11)."""
-    return sorted({round(depth * i / 4) - 1 for i in (1, 2, 3)} |
-                  {depth - 1})
 
 
 def write_atomic(out: str, write: Callable[[str], None],
@@ -228,5 +209,5 @@ STANDARD_BACKBONES = {
 __all__ = [
     'extract_subnet', 'extract_timm', 'save_atomic', 'save_timm',
     'write_atomic', 'load_poa_checkpoint',
-    'load_subnet_checkpoint', 'vit_feature_blocks', 'SubnetSpec'
+    'load_subnet_checkpoint', 'SubnetSpec'
 ]

@@ -8,15 +8,40 @@ from torch import Tensor
 from .spec import SubnetSpec
 
 
+# The elastic contract: what every elastic backbone family implements. The
+# algorithm, the hooks and the tools ask the backbone for these, never its
+# class name. ``search_space`` (a SearchSpace) and ``active_subnet`` are set
+# in ``__init__``.
+CONTRACT = {
+    'set_subnet': 'activate a sub-network (spec, spec string or preset)',
+    'forward_tokens': 'pooled feature and patch tokens on the mask grid',
+    'export_subnet': '(standard backbone cfg, state dict) of a sub-network',
+    'dense_export_kwargs': 'export_subnet arguments for dense prediction',
+    'flops': 'closed-form multiply-adds of the exported backbone',
+    'get_layer_depth': 'layer-wise lr decay depth of a parameter',
+    'max_out_channels': "the intact network's feature width (property)",
+    'out_channels': "the active sub-network's feature width (property)",
+}
+
+
 class ElasticBackboneMixin:
-    """Arch resolution, the ``subnet()`` context manager and an
-    ``nn.Module``-style ``train``.
+    """The elastic contract (:data:`CONTRACT`), checked when a family's
+    class is defined, plus arch resolution, the ``subnet()`` context
+    manager, POA's weight-decay rule and an ``nn.Module``-style ``train``.
 
     Put it before ``BaseBackbone`` in the bases: MMPretrain's
     ``BaseBackbone.train`` returns None.
     """
 
     arch_zoo: Dict[str, dict] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        missing = [name for name in CONTRACT if not hasattr(cls, name)]
+        if missing:
+            raise TypeError(
+                f'{cls.__name__} does not implement the elastic contract: '
+                + '; '.join(f'{n} ({CONTRACT[n]})' for n in missing))
 
     def _resolve_arch(self, arch: Union[str, dict],
                       required: Iterable[str]) -> dict:

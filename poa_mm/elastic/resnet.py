@@ -278,6 +278,10 @@ class ElasticResNet(ElasticBackboneMixin, BaseBackbone):
             return sum(self.stage_blocks[:stage]) + int(block) + 1, num_layers
         return num_layers - 1, num_layers
 
+    def dense_export_kwargs(self, spec) -> dict:
+        """Every stage as a feature map (FPN input)."""
+        return dict(out_indices=(0, 1, 2, 3))
+
     def flops(self, spec, input_size=None) -> int:
         """Multiply-adds of the exported GN ResNet on one image
         (``input_size``, default 224): every conv

@@ -7,7 +7,6 @@ weight (never into the bias), which is what the exported model stores.
 """
 from typing import Optional, Tuple
 
-import torch
 from torch import Tensor
 
 
@@ -57,8 +56,3 @@ def slice_channels(tensor: Optional[Tensor], channels: int,
     if tensor is None:
         return None
     return tensor.narrow(dim, 0, channels)
-
-
-def gather_columns(weight: Tensor, index: Tensor, scale: float = 1.) -> Tensor:
-    """Keep the columns ``index`` of a weight and fold the input scale."""
-    return _scaled(torch.index_select(weight, 1, index), scale)

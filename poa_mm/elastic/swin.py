@@ -353,6 +353,10 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
             return sum(self.depths[:stage + 1]) + 1, num_layers
         return num_layers - 1, num_layers
 
+    def dense_export_kwargs(self, spec) -> dict:
+        """Every stage as a feature map (FPN input)."""
+        return dict(out_indices=(0, 1, 2, 3))
+
     def flops(self, spec, input_size=None, out_indices=(3, )) -> int:
         """Multiply-adds of the exported ``SwinTransformer`` on one image
         (``input_size``, default ``img_size``), as MMEngine's

@@ -1,6 +1,6 @@
 """ElasticViT: a Vision Transformer supernet whose sub-networks are stock
 ``mmpretrain.VisionTransformer`` models."""
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 import torch
@@ -389,10 +389,6 @@ class ElasticViT(ElasticBackboneMixin, BaseBackbone):
     def max_out_channels(self) -> int:
         return self.embed_dims
 
-    def active_block_ids(self) -> List[int]:
-        """Supernet indices of the blocks of the active sub-network."""
-        return list(self._block_ids)
-
     # ---------------------------------------------------------- forward
     def _slice(self, name: str) -> Tensor:
         return slice_vit_tensor(name, self.get_parameter(name),
@@ -539,6 +535,16 @@ class ElasticViT(ElasticBackboneMixin, BaseBackbone):
                                       self.embed_dims, self.num_layers,
                                       self.mlp_ratio)
         return cfg, state
+
+    def dense_export_kwargs(self, spec) -> dict:
+        """Four evenly spaced blocks ending at the last (the ends of the
+        four quarters) as feature maps, or the last one when shallower."""
+        depth = self.search_space.resolve(spec).depth
+        if depth < 4:
+            return dict(out_indices=[-1], out_type='featmap')
+        blocks = sorted({round(depth * i / 4) - 1 for i in (1, 2, 3)} |
+                        {depth - 1})
+        return dict(out_indices=blocks, out_type='featmap')
 
     def export_timm(self, spec) -> Tuple[dict, Dict[str, Tensor]]:
         """Cut a sub-network out for timm: ``(dict(architecture, kwargs),

@@ -5,7 +5,6 @@ import torch.nn as nn
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmengine.optim import DefaultOptimWrapperConstructor
 from mmpretrain.registry import (
     HOOKS,
@@ -14,9 +13,7 @@ from mmpretrain.registry import (
     OPTIMIZERS,
 )
 
-
-def _unwrap(model):
-    return model.module if is_model_wrapper(model) else model
+from .hooks import unwrap_model
 
 
 def layer_decay_scale(backbone: nn.Module, name: str, decay: float,
@@ -43,7 +40,7 @@ class BackboneLayerDecayOptimWrapperConstructor(
     """
 
     def __call__(self, model: nn.Module):
-        model = _unwrap(model)
+        model = unwrap_model(model)
         decay = (self.paramwise_cfg or {}).get('layer_decay_rate', 1.)
         backbone = model.backbone
         groups = []
@@ -87,7 +84,7 @@ class PretrainedBackboneCheckHook(Hook):
             k[len(self.prefix):]: v
             for k, v in expected.items() if k.startswith(self.prefix)
         }
-        actual = _unwrap(runner.model).backbone.state_dict()
+        actual = unwrap_model(runner.model).backbone.state_dict()
         missing = sorted(set(actual) - set(expected))
         unused = sorted(set(expected) - set(actual))
         differ = sorted(

@@ -11,7 +11,8 @@ from mmpretrain.registry import HOOKS
 from .subnet_sampler import SubnetSampler
 
 
-def _unwrap(model):
+def unwrap_model(model):
+    """The model inside a DDP/FSDP wrapper, or the model itself."""
     return model.module if is_model_wrapper(model) else model
 
 
@@ -60,7 +61,7 @@ class ElasticSamplingHook(Hook):
             if not self.same_for_all_ranks:
                 seed += get_rank()
             self.sampler = SubnetSampler(
-                _unwrap(runner.model).backbone.search_space.elastic_multiset,
+                unwrap_model(runner.model).backbone.search_space.elastic_multiset,
                 seed)
             for _ in range(self._replay):
                 next(self.sampler)
@@ -70,7 +71,7 @@ class ElasticSamplingHook(Hook):
     def before_train_iter(self, runner, batch_idx: int, data_batch=None):
         spec = next(self._build(runner))
         self.draws += 1
-        _unwrap(runner.model).elastic_subnet = spec
+        unwrap_model(runner.model).elastic_subnet = spec
         runner.message_hub.update_info('elastic_subnet', str(spec))
         # Logged as numbers so that the log processor shows them.
         runner.message_hub.update_scalar('train/subnet_width', spec.width)
@@ -258,7 +259,7 @@ class POAScheduleHook(Hook):
             group['lr'] = 0. if frozen else v['lr'] * group.get('lr_mult', 1.)
             group['weight_decay'] = v['weight_decay'] * group.get(
                 'wd_mult', 1.)
-        model = _unwrap(runner.model)
+        model = unwrap_model(runner.model)
         model.teacher_temp = v['teacher_temp']
         model.ibot_active = v['ibot_active']
         hub = runner.message_hub
@@ -274,5 +275,5 @@ class POAScheduleHook(Hook):
                          outputs=None):
         if getattr(runner.optim_wrapper, 'step_skipped', False):
             return  # no optimizer step, so no EMA update either (official)
-        _unwrap(runner.model).update_teacher(
+        unwrap_model(runner.model).update_teacher(
             self.values(runner.iter)['momentum'])

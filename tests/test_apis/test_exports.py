@@ -6,7 +6,6 @@ from mmpretrain.registry import MODELS
 
 import poa_mm  # noqa: F401
 import poa_mm.elastic
-from poa_mm.apis.extract import export_kwargs
 from poa_mm.apis.onnx_export import export_onnx
 
 FAMILIES = [
@@ -27,8 +26,8 @@ def subnet_checkpoint(tmp_path, cfg, spec):
     backbone = MODELS.build(cfg)
     randomise(backbone)
     spec = backbone.search_space.resolve(spec)
-    bcfg, state = backbone.export_subnet(spec,
-                                         **export_kwargs(backbone, spec))
+    bcfg, state = backbone.export_subnet(
+        spec, **backbone.dense_export_kwargs(spec))
     path = tmp_path / 'subnet.pth'
     torch.save(dict(state_dict={f'backbone.{k}': v
                                 for k, v in state.items()},

@@ -30,6 +30,7 @@ def test_knn_columns_and_pareto_front():
     ]
 
 
+@pytest.mark.slow
 def test_list_subnets_tool_with_flops_latency_and_plot(repo_root, tmp_path):
     import json
     import os

@@ -148,6 +148,7 @@ def vit_large():
     return model.eval()
 
 
+@pytest.mark.slow
 def test_vit_large_presets_and_random_subnets_export_exactly(vit_large):
     space = vit_large.search_space
     rng = random.Random(0)

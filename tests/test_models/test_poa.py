@@ -113,6 +113,7 @@ def test_without_elastic_branch_and_without_ibot(model):
         model.loss(**data)
 
 
+@pytest.mark.slow
 def test_ibot_runs_on_every_rank_even_one_without_masked_patches(tmp_path):
     """2 gloo ranks; rank 1 holds no masked patch. Both must finish (the
     iBOT Sinkhorn-Knopp all-reduces run everywhere) and their mean loss

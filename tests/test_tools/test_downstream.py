@@ -11,6 +11,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+pytestmark = pytest.mark.slow  # subprocess runs of the tools
+
 FAMILIES = {
     'vit': ('configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py', '64x4'),
     'swin': ('configs/poa/poa_swin-tiny_1xb32-500i_fashion-mnist.py',

@@ -9,6 +9,8 @@ import torch
 from poa_mm.apis.checkpoint import check_plain, load_checkpoint
 from poa_mm.apis.extract import load_poa_checkpoint, load_subnet_checkpoint
 
+pytestmark = pytest.mark.slow  # subprocess runs of the tools
+
 CONFIG = 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
 
 

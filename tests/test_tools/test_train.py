@@ -10,6 +10,8 @@ import sys
 import pytest
 import torch
 
+pytestmark = pytest.mark.slow  # subprocess runs of the tools
+
 CONFIG = 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
 
 
@@ -142,6 +144,10 @@ def test_amp_on_cpu_keeps_the_poa_wrapper(repo_root, fashion_mnist,
                        tmp_path / 'rec')
     proc = run([sys.executable, 'tools/train.py', cfg, '--amp',
                 '--work-dir', str(tmp_path / 'work')], repo_root)
+    # --amp switched the POA wrapper to bf16 autocast (kept its clipping).
+    (dumped, ) = glob.glob(str(tmp_path / 'work' / 'cfg_*.py'))
+    text = open(dumped).read()
+    assert "type='POAOptimWrapper'" in text and "dtype='bfloat16'" in text
     assert 'grad_norm_backbone' in proc.stdout + proc.stderr
     recs = records(tmp_path / 'rec')
     assert [r['iter'] for r in recs] == [0, 1]
