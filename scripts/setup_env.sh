@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv/ at the repository root with the pinned OpenMMLab stack. Idempotent:
 # a second run with unchanged requirements does nothing; the mmcv wheel built against
-# a given torch version is cached under $POA_MM_CACHE (default ~/.cache/poa-mm) and reused.
+# a given torch version and CUDA variant (cpu, cu130, ...) is cached under $POA_MM_CACHE (default
+# ~/.cache/poa-mm) and reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -10,7 +11,8 @@ VENV=$ROOT/.venv
 TORCH=2.14.1
 TORCHVISION=0.29.1
 MMCV=2.1.0
-CACHE=${POA_MM_CACHE:-$HOME/.cache/poa-mm}/wheels/torch-$TORCH-$($PY -c 'import sys;print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
+CACHE_ROOT=${POA_MM_CACHE:-$HOME/.cache/poa-mm}/wheels
+PYTAG=$($PY -c 'import sys;print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
 STAMP=$VENV/.poa-mm-setup
 want=$(cat requirements.txt requirements-dev.txt setup.py scripts/setup_env.sh | sha256sum | cut -d' ' -f1)
 
@@ -25,9 +27,39 @@ $PIP install -q --upgrade pip
 $PIP install -q "setuptools>=77.0.3,<82" wheel
 $PIP install -q "torch==$TORCH" "torchvision==$TORCHVISION"
 
-if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV'" 2>/dev/null; then
+# mmcv's ops: CUDA kernels when torch is a CUDA build, a matching nvcc is on the PATH and a GPU is visible
+# (or TORCH_CUDA_ARCH_LIST names the architectures); CPU kernels otherwise.
+TORCH_CUDA=$("$VENV/bin/python" -c 'import torch; print(torch.version.cuda or "")')
+FORCE_CUDA=0
+VARIANT=cpu
+if [ -n "$TORCH_CUDA" ]; then
+  GPU_ARCH=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | sort -u | paste -sd';' || true)
+  NVCC_CUDA=$(nvcc --version 2>/dev/null | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p' || true)
+  if [ -n "$GPU_ARCH" ] || [ -n "${TORCH_CUDA_ARCH_LIST:-}" ]; then
+    if [ "${NVCC_CUDA%%.*}" = "${TORCH_CUDA%%.*}" ]; then
+      FORCE_CUDA=1
+      VARIANT=cu${TORCH_CUDA//./}
+      export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-$GPU_ARCH}
+      echo "[setup] building mmcv's CUDA ops (CUDA $TORCH_CUDA, architectures $TORCH_CUDA_ARCH_LIST)"
+    else
+      echo "[setup] warning: a GPU is visible but no nvcc for CUDA $TORCH_CUDA was found" \
+           "(found: ${NVCC_CUDA:-none}); mmcv gets CPU ops only, so MMDetection/MMSegmentation" \
+           "(RoIAlign, NMS) fail on the GPU. Install the CUDA $TORCH_CUDA toolkit (nvcc on PATH)," \
+           "then: make clean-venv && make setup" >&2
+    fi
+  fi
+fi
+CACHE=$CACHE_ROOT/torch-$TORCH-$PYTAG-$VARIANT
+
+MARKER=$VENV/.mmcv-variant  # absent: an earlier CPU-only set-up
+installed=$(cat "$MARKER" 2>/dev/null || echo cpu)
+if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV'" 2>/dev/null \
+    || [ "$installed" != "$VARIANT" ]; then
   mkdir -p "$CACHE"
   wheel=$(ls "$CACHE"/mmcv-$MMCV-*.whl 2>/dev/null | head -n1 || true)
+  if [ -z "$wheel" ] && [ "$VARIANT" = cpu ]; then  # cache layout of poa-mm 0.1
+    wheel=$(ls "$CACHE_ROOT/torch-$TORCH-$PYTAG"/mmcv-$MMCV-*.whl 2>/dev/null | head -n1 || true)
+  fi
   if [ -z "$wheel" ]; then
     echo "[setup] building mmcv $MMCV with ops against torch $TORCH (about 10 minutes on 2 cores)"
     tmp=$(mktemp -d)
@@ -35,13 +67,14 @@ if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$
     tar -xzf "$tmp"/mmcv-$MMCV.tar.gz -C "$tmp"
     # torch >= 2.14 headers need C++20; mmcv 2.1.0 asks for C++14/17.
     sed -i -e 's/-std=c++14/-std=c++20/g' -e 's/-std=c++17/-std=c++20/g' "$tmp/mmcv-$MMCV/setup.py"
-    (cd "$tmp/mmcv-$MMCV" && MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=${MAX_JOBS:-2} \
+    (cd "$tmp/mmcv-$MMCV" && MMCV_WITH_OPS=1 FORCE_CUDA=$FORCE_CUDA MAX_JOBS=${MAX_JOBS:-2} \
       $PIP wheel -q --no-deps --no-build-isolation --no-cache-dir . -w "$tmp/dist")
     cp "$tmp"/dist/mmcv-$MMCV-*.whl "$CACHE"/
     rm -rf "$tmp"
     wheel=$(ls "$CACHE"/mmcv-$MMCV-*.whl | head -n1)
   fi
-  $PIP install -q --no-deps "$wheel"
+  $PIP install -q --no-deps --force-reinstall "$wheel"
+  echo "$VARIANT" > "$MARKER"
 fi
 
 $PIP install -q -r requirements.txt -r requirements-dev.txt

@@ -86,8 +86,10 @@ def build_config(args) -> Config:
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if optim_wrapper.split('.')[-1] == 'POAOptimWrapper':
-            # Keeps its per-module clipping; bf16 needs no loss scaler.
+            # Keeps its per-module clipping; bf16 needs no loss scaler. On
+            # CPU --amp is the explicit choice of bf16 autocast.
             cfg.optim_wrapper.dtype = 'bfloat16'
+            cfg.optim_wrapper.cpu_autocast = True
         elif torch.cuda.is_available():
             if optim_wrapper in ('OptimWrapper', 'mmengine.OptimWrapper'):
                 cfg.optim_wrapper.type = 'AmpOptimWrapper'

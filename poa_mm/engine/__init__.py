@@ -4,6 +4,7 @@ from .downstream import (
 )
 from .hooks import (ElasticSamplingHook, POAScheduleHook, cosine_schedule,
                     scaled_lr)
+from .model_wrapper import POADistributedDataParallel
 from .optim_wrapper import BF16AutocastOptimWrapper
 from .optimizers import (NonFiniteLossError, POAOptimWrapper,
                          POAOptimWrapperConstructor)
@@ -13,5 +14,6 @@ __all__ = [
     'BackboneLayerDecayOptimWrapperConstructor', 'PretrainedBackboneCheckHook',
     'ElasticSamplingHook', 'POAScheduleHook', 'cosine_schedule', 'scaled_lr',
     'BF16AutocastOptimWrapper', 'NonFiniteLossError', 'POAOptimWrapper',
-    'POAOptimWrapperConstructor', 'SubnetSampler'
+    'POAOptimWrapperConstructor', 'SubnetSampler',
+    'POADistributedDataParallel'
 ]

@@ -115,3 +115,20 @@ def test_non_finite_losses_skip_the_step_then_stop():
         wrapper.update_params((param * float('inf')).sum())
     with pytest.raises(NonFiniteLossError, match='3 steps in a row'):
         wrapper.update_params((param * float('inf')).sum())
+
+
+def test_bf16_autocast_on_cpu_is_an_explicit_choice():
+    model = torch.nn.Linear(4, 4)
+
+    def wrapper(**kwargs):
+        return OPTIM_WRAPPERS.build(dict(
+            type='POAOptimWrapper', dtype='bfloat16',
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1), **kwargs))
+
+    default, forced = wrapper(), wrapper(cpu_autocast=True)
+    x = torch.randn(2, 4)
+    with default.optim_context(model):
+        assert model(x).dtype == torch.float32  # fell back, with a warning
+    assert default.dtype is None
+    with forced.optim_context(model):
+        assert model(x).dtype == torch.bfloat16

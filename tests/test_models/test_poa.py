@@ -143,3 +143,42 @@ def test_ibot_runs_on_every_rank_even_one_without_masked_patches(tmp_path):
     for key in ('loss_dino', 'loss_ibot', 'loss_same_view'):
         mean = (ranks[0][key] + ranks[1][key]) / 2
         assert mean == pytest.approx(single[key], rel=1e-5), key
+
+
+def assert_same_updates(joint: dict, split: dict):
+    assert joint.keys() == split.keys()
+    for name, a in joint.items():
+        scale = max(float(a.abs().max()), 1e-12)
+        assert (a - split[name]).abs().max() <= 1e-6 * max(scale, 1.), name
+    assert any(a.abs().max() > 0 for a in joint.values())
+
+
+def test_split_backward_equals_the_joint_step():
+    from poa_test_helpers.split_ranks import build, sgd_step
+    spec = SubnetSpec(64, (2, ))
+    joint_model, split_model = build(poa_cfg(), False, spec), build(
+        poa_cfg(), True, spec)
+    joint = sgd_step(joint_model, joint_model, batch())
+    split = sgd_step(split_model, split_model, batch())
+    assert_same_updates(joint, split)
+    # Parameters only the intact student uses (block 1) did move.
+    assert joint['backbone.layers.1.ffn.layers.1.weight'].abs().max() > 0
+
+
+@pytest.mark.slow
+def test_split_backward_equals_the_joint_step_on_two_ranks(tmp_path):
+    import os
+
+    import torch.multiprocessing as mp
+    from poa_test_helpers.split_ranks import run_rank
+    port = 29700 + os.getpid() % 1000
+    data = [batch(seed=1), batch(seed=2)]
+    specs = [SubnetSpec(64, (2, )), SubnetSpec(96, (3, ))]
+    mp.spawn(run_rank, args=(2, port, poa_cfg(), data, specs, str(tmp_path)),
+             nprocs=2, join=True)
+    results = [torch.load(tmp_path / f'rank{r}.pth') for r in (0, 1)]
+    for r in results:
+        assert r['refused']
+        assert_same_updates(r['joint'], r['split'])
+    # DDP averaged the gradients: both ranks made the same update.
+    assert_same_updates(results[0]['joint'], results[1]['joint'])

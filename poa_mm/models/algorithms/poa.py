@@ -1,6 +1,6 @@
 """POA: teacher, intact student and elastic student trained together."""
 import copy
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import torch
 import torch.nn as nn
@@ -43,6 +43,13 @@ class POA(BaseSelfSupervisor):
         n_global_crops (int): Defaults to 2.
         use_elastic (bool): False switches the elastic branch off (a
             DINOv2-style two-branch step). Defaults to True.
+        split_backward (bool): Backward the intact student (teacher and
+            intact forward, its loss, backward under DDP ``no_sync``) before
+            the elastic one (forward, loss with the detached intact logits
+            as same-view targets, backward), then one optimizer step: the
+            same gradients as the joint step with one student graph alive
+            at a time. Under DDP it needs ``find_unused_parameters=True``
+            and ``POADistributedDataParallel``. Defaults to False.
         data_preprocessor (dict, optional): Defaults to
             ``POADataPreprocessor``.
     """
@@ -58,6 +65,7 @@ class POA(BaseSelfSupervisor):
                  koleo_weight: float = 0.1,
                  n_global_crops: int = 2,
                  use_elastic: bool = True,
+                 split_backward: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg=None):
         if data_preprocessor is None:
@@ -75,6 +83,8 @@ class POA(BaseSelfSupervisor):
         self.koleo_weight = koleo_weight
         self.n_global = n_global_crops
         self.use_elastic = use_elastic
+        self.split_backward = split_backward
+        self._split_cache = None
         self.teacher = nn.ModuleDict(
             dict(backbone=copy.deepcopy(self.backbone),
                  head=copy.deepcopy(self.head)))
@@ -159,62 +169,143 @@ class POA(BaseSelfSupervisor):
             patch=[z[n_l + n_g:] for z in logits])
 
     # ------------------------------------------------------------ loss
-    def loss(self, inputs: Dict[str, Tensor],
-             data_samples: Optional[List[DataSample]] = None,
-             **kwargs) -> Dict[str, Tensor]:
-        g, l = inputs['global_crops'], inputs['local_crops']
-        masks, weights = inputs['masks'], inputs['mask_weights']
-        # From the schedule only, never from this rank's masks: the iBOT
-        # Sinkhorn-Knopp all-reduces must run on every rank or on none.
-        ibot = bool(self.ibot_active)
-        targets = self._teacher_targets(g, masks, ibot)
-        intact = self._student(self.backbone.search_space.intact, g, l,
-                               masks, ibot)
-        branches = [(self.lambda_intact, intact)]
-        if self.use_elastic:
-            if self.elastic_subnet is None:
-                raise RuntimeError(
-                    'POA needs a sampled elastic sub-network: add '
-                    'ElasticSamplingHook to custom_hooks or set '
-                    'model.elastic_subnet')
-            elastic = self._student(self.elastic_subnet, g, l, masks, ibot)
-            branches.append((1 - self.lambda_intact, elastic))
+    def _elastic_spec(self) -> SubnetSpec:
+        if self.elastic_subnet is None:
+            raise RuntimeError(
+                'POA needs a sampled elastic sub-network: add '
+                'ElasticSamplingHook to custom_hooks or set '
+                'model.elastic_subnet')
+        return self.elastic_subnet
 
+    def _branch_terms(self, inputs: Dict[str, Tensor], targets: List[dict],
+                      branch: dict, weight: float, ibot: bool) -> dict:
+        """One student's DINO, iBOT and KoLeo terms, weighted as in the
+        total loss (mean over heads)."""
+        g, l = inputs['global_crops'], inputs['local_crops']
         n_pairs = self.dino_loss.num_pairs(self.n_global,
                                            l.shape[0] // (g.shape[0] //
                                                           self.n_global))
-        dino, same_view, ibot_loss = [], [], []
-        for h, t in enumerate(targets):
-            dino.append(
-                sum(w * self.dino_loss(b['glob'][h], b['local'][h], t['cls'],
-                                       self.n_global)
-                    for w, b in branches) / n_pairs)
-            if self.use_elastic:
-                same_view.append(
-                    self.same_view_loss([
-                        (intact['glob'][h], elastic['glob'][h]),
-                        (intact['local'][h], elastic['local'][h]),
-                    ]))
-            if ibot:
-                ibot_loss.append(
-                    sum(w * self.ibot_loss(b['patch'][h], t['patch'],
-                                           weights, g.shape[0])
-                        for w, b in branches))
-        zero = g.new_zeros(())
-        koleo = sum(
+        n_heads = len(targets)
+        dino = sum(
+            self.dino_loss(branch['glob'][h], branch['local'][h], t['cls'],
+                           self.n_global)
+            for h, t in enumerate(targets)) / (n_pairs * n_heads)
+        terms = dict(loss_dino=weight * dino)
+        terms['loss_ibot'] = weight * sum(
+            self.ibot_loss(branch['patch'][h], t['patch'],
+                           inputs['mask_weights'], g.shape[0])
+            for h, t in enumerate(targets)) / n_heads if ibot else \
+            g.new_zeros(())
+        n_branches = 2 if self.use_elastic else 1
+        terms['loss_koleo'] = self.koleo_weight * sum(
             self.koleo_loss(c)
-            for _, b in branches for c in b['cls_global'].chunk(self.n_global))
-        koleo = koleo / len(branches)
+            for c in branch['cls_global'].chunk(self.n_global)) / n_branches
+        return terms
 
-        def mean(terms: Sequence) -> Tensor:
-            return sum(terms) / len(targets) if terms else zero
+    def _same_view_term(self, intact: dict, elastic: dict) -> Tensor:
+        sv = sum(
+            self.same_view_loss([(i_glob, e_glob), (i_loc, e_loc)])
+            for i_glob, e_glob, i_loc, e_loc in zip(
+                intact['glob'], elastic['glob'], intact['local'],
+                elastic['local'])) / len(intact['glob'])
+        return (1 - self.lambda_intact) * sv
 
-        return dict(
-            loss_dino=mean(dino),
-            loss_same_view=(1 - self.lambda_intact) * mean(same_view),
-            loss_ibot=mean(ibot_loss),
-            loss_koleo=self.koleo_weight * koleo)
+    def loss(self, inputs: Dict[str, Tensor],
+             data_samples: Optional[List[DataSample]] = None,
+             **kwargs) -> Dict[str, Tensor]:
+        g, l, masks = (inputs['global_crops'], inputs['local_crops'],
+                       inputs['masks'])
+        # From the schedule only, never from this rank's masks: the iBOT
+        # Sinkhorn-Knopp all-reduces must run on every rank or on none.
+        ibot = bool(self.ibot_active)
+        if self.split_backward and self.use_elastic and \
+                torch.distributed.is_initialized():
+            raise RuntimeError(
+                'POA(split_backward=True) under DDP needs model_wrapper_cfg '
+                "= dict(type='POADistributedDataParallel', "
+                'find_unused_parameters=True)')
+        targets = self._teacher_targets(g, masks, ibot)
+        intact = self._student(self.backbone.search_space.intact, g, l,
+                               masks, ibot)
+        losses = self._branch_terms(inputs, targets, intact,
+                                    self.lambda_intact, ibot)
+        losses['loss_same_view'] = g.new_zeros(())
+        if self.use_elastic:
+            elastic = self._student(self._elastic_spec(), g, l, masks, ibot)
+            terms = self._branch_terms(inputs, targets, elastic,
+                                       1 - self.lambda_intact, ibot)
+            for key, value in terms.items():
+                losses[key] = losses[key] + value
+            losses['loss_same_view'] = self._same_view_term(intact, elastic)
+        return {k: losses[k] for k in ('loss_dino', 'loss_same_view',
+                                       'loss_ibot', 'loss_koleo')}
+
+    # ---------------------------------------------------- split backward
+    def split_loss(self, inputs: Dict[str, Tensor],
+                   data_samples: Optional[List[DataSample]] = None,
+                   phase: str = 'intact') -> Dict[str, Tensor]:
+        """One phase of the split step (``loss`` mode of :meth:`forward`
+        with ``phase``): 'intact' runs the teacher and the intact student
+        and keeps the teacher targets and the intact logits (detached) for
+        'elastic', which runs the elastic student, its terms and the
+        same-view loss."""
+        g, l, masks = (inputs['global_crops'], inputs['local_crops'],
+                       inputs['masks'])
+        ibot = bool(self.ibot_active)
+        if phase == 'intact':
+            targets = self._teacher_targets(g, masks, ibot)
+            intact = self._student(self.backbone.search_space.intact, g, l,
+                                   masks, ibot)
+            self._split_cache = dict(
+                targets=targets,
+                intact={k: [z.detach() for z in intact[k]]
+                        for k in ('glob', 'local')})
+            return self._branch_terms(inputs, targets, intact,
+                                      self.lambda_intact, ibot)
+        cache = self._split_cache
+        self._split_cache = None
+        elastic = self._student(self._elastic_spec(), g, l, masks, ibot)
+        terms = self._branch_terms(inputs, cache['targets'], elastic,
+                                   1 - self.lambda_intact, ibot)
+        terms['loss_same_view'] = self._same_view_term(cache['intact'],
+                                                       elastic)
+        return terms
+
+    def forward(self, inputs, data_samples=None, mode: str = 'tensor',
+                **kwargs):
+        if mode == 'loss' and 'phase' in kwargs:
+            return self.split_loss(inputs, data_samples, kwargs['phase'])
+        return super().forward(inputs, data_samples, mode=mode)
+
+    def train_step(self, data, optim_wrapper):
+        """The joint step, or with ``split_backward`` the split one."""
+        if not self.split_backward or not self.use_elastic:
+            return super().train_step(data, optim_wrapper)
+        return split_train_step(self, self, data, optim_wrapper)
 
     def extract_feat(self, inputs, data_samples=None, **kwargs):
         """Teacher features of the teacher's active sub-network."""
         return self.teacher['backbone'].forward_tokens(inputs)[0]
+
+
+def split_train_step(model: POA, forward, data, optim_wrapper) -> dict:
+    """POA's split-backward step. ``forward`` is the model or its DDP
+    wrapper: the intact phase runs under its ``no_sync`` so that the
+    gradients are all-reduced once, after the elastic phase."""
+    from contextlib import nullcontext
+    no_sync = getattr(forward, 'no_sync', None)
+    with optim_wrapper.optim_context(model):
+        data = model.data_preprocessor(data, True)
+    log_vars, total = {}, 0.
+    for phase in ('intact', 'elastic'):
+        sync = no_sync() if phase == 'intact' and no_sync else nullcontext()
+        with sync:
+            with optim_wrapper.optim_context(model):
+                terms = forward(**data, mode='loss', phase=phase)
+            loss, parts = model.parse_losses(terms)
+            optim_wrapper.backward(loss)
+        total = total + loss.detach()
+        for key, value in parts.items():
+            log_vars[key] = log_vars.get(key, 0.) + value.detach()
+    optim_wrapper.finish_step(total)
+    return log_vars
