@@ -2,7 +2,7 @@
 # The main job, on CPU: pre-train a tiny ElasticViT supernet with POA on
 # Fashion-MNIST once, then k-NN-evaluate a handful of its sub-networks, from
 # the smallest to the full network, against the same sub-networks with
-# random initial weights.
+# random initial weights and the raw pixels, and linear-probe them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -13,6 +13,10 @@ SRC=${FMNIST_SRC:-/usr/share/datasets/fashion-mnist}
 # k-NN memory bank: 500 training images per class; queries: all 10k test.
 $PY tools/prepare_fashion_mnist.py --src "$SRC" --out data/fashion_mnist_knn \
     --train-per-class 500
+
+# In-training family k-NN (FamilyKNNHook): 50 training / 30 test images per class.
+$PY tools/prepare_fashion_mnist.py --src "$SRC" --out data/fashion_mnist_family \
+    --train-per-class 50 --test-per-class 30
 
 if [ ! -f "$WORK/iter_500.pth" ]; then
   echo "[demo] pre-training the supernet (about 10-15 minutes on 2 cores)"
@@ -25,4 +29,10 @@ echo "[demo] k-NN top-1 (%) on the 10k Fashion-MNIST test images"
 $PY tools/knn_eval.py "$CONFIG" "$WORK/iter_500.pth" \
     --subnets min 96x4 128x5 160x5 max \
     --train-dir data/fashion_mnist_knn/train --val-dir data/fashion_mnist_knn/test \
-    --compare-random-init --out-dir "$WORK/knn"
+    --compare-random-init --raw-pixels --out-dir "$WORK/knn"
+
+echo "[demo] linear probe top-1 (%), same folders (lr and features chosen on 20 % of the bank)"
+$PY tools/linear_probe.py "$CONFIG" "$WORK/iter_500.pth" \
+    --subnets min 96x4 128x5 160x5 max \
+    --train-dir data/fashion_mnist_knn/train --val-dir data/fashion_mnist_knn/test \
+    --out-dir "$WORK/knn"

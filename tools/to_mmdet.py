@@ -13,10 +13,11 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args(argv=None):
-    from poa_mm.apis.downstream import add_common_args
+    from downstream_cli import add_common_args
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     add_common_args(p)
@@ -31,7 +32,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from poa_mm.apis.downstream import generate_config, mmdet_config
+    from downstream_cli import generate_config
+
+    from poa_mm.apis.downstream import mmdet_config
     generate_config(
         lambda: mmdet_config(
             args.subnet_checkpoint, args.template, args.data_root,

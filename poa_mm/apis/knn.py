@@ -86,6 +86,29 @@ def weighted_knn(train_feats: Tensor, train_labels: Tensor,
     return {k: 100. * correct[k] / test_feats.shape[0] for k in ks}
 
 
+@torch.no_grad()
+def pixel_features(model, loader: DataLoader) -> Tuple[Tensor, Tensor]:
+    """L2-normalised flattened images (after the model's normalisation):
+    the raw-pixel baseline of a k-NN table."""
+    feats, labels = [], []
+    for batch in loader:
+        inputs = model.data_preprocessor(batch, False)['inputs']
+        feats.append(F.normalize(inputs.flatten(1), dim=-1))
+        labels.append(torch.cat([s.gt_label for s in batch['data_samples']]))
+    return torch.cat(feats), torch.cat(labels)
+
+
+def raw_pixel_row(model, train_loader: DataLoader, val_loader: DataLoader,
+                  ks: Sequence[int] = (10, 20, 100, 200),
+                  temperature: float = 0.07) -> dict:
+    """The k-NN row of the raw pixels, with the same bank and queries."""
+    acc = weighted_knn(*pixel_features(model, train_loader),
+                       *pixel_features(model, val_loader), ks=ks,
+                       temperature=temperature)
+    return dict(subnet='raw pixels', params_m=0., baseline=True,
+                **{f'k{k}': v for k, v in acc.items()})
+
+
 def subnet_params(model, spec: SubnetSpec) -> int:
     """Parameters of the exported standalone backbone."""
     _, state = model.teacher['backbone'].export_subnet(spec)
@@ -96,11 +119,15 @@ def evaluate_subnets(model, specs: Sequence[SubnetSpec],
                      train_loader: DataLoader, val_loader: DataLoader,
                      ks: Sequence[int] = (10, 20, 100, 200),
                      temperature: float = 0.07,
-                     baseline: Optional[object] = None) -> List[dict]:
+                     baseline: Optional[object] = None,
+                     progress=None) -> List[dict]:
     """k-NN top-1 of every sub-network (and of ``baseline``, e.g. the same
-    model with random initial weights, in ``random_k{k}`` columns)."""
-    rows = []
-    for spec in specs:
+    model with random initial weights, in ``random_k{k}`` columns);
+    ``progress`` (e.g. ``print``) gets a line per sub-network with an
+    ETA."""
+    import time
+    rows, start = [], time.time()
+    for i, spec in enumerate(specs):
         row = dict(subnet=str(spec), params_m=subnet_params(model, spec) / 1e6)
         for prefix, m in (('k', model), ('random_k', baseline)):
             if m is None:
@@ -110,4 +137,10 @@ def evaluate_subnets(model, specs: Sequence[SubnetSpec],
             acc = weighted_knn(*tr, *va, ks=ks, temperature=temperature)
             row.update({f'{prefix}{k}': v for k, v in acc.items()})
         rows.append(row)
+        if progress:
+            spent = time.time() - start
+            eta = spent / (i + 1) * (len(specs) - i - 1)
+            progress(f'[k-NN {i + 1}/{len(specs)}] {spec}: '
+                     + ', '.join(f'k={k} {row[f"k{k}"]:.2f}' for k in ks)
+                     + f' ({spent:.0f} s, ETA {eta:.0f} s)')
     return rows

@@ -70,6 +70,8 @@ def pick_subnet(rows: Sequence[dict],
     names = {r['subnet'] for r in rows}
     measured = {}
     for r in accuracy or []:
+        if r.get('baseline'):  # e.g. the raw-pixel row of a k-NN table
+            continue
         if metric not in r:
             raise ValueError(f'the accuracy JSON has no {metric!r} column')
         measured[str(r['subnet'])] = float(r[metric])

@@ -17,6 +17,8 @@ CONTRACT = {
     'forward_tokens': 'pooled feature and patch tokens on the mask grid',
     'export_subnet': '(standard backbone cfg, state dict) of a sub-network',
     'dense_export_kwargs': 'export_subnet arguments for dense prediction',
+    'downstream_spec': 'feature channels, necks, drop path, frozen stages, '
+    'size class and layer decay of an exported backbone (classmethod)',
     'flops': 'closed-form multiply-adds of the exported backbone',
     'get_layer_depth': 'layer-wise lr decay depth of a parameter',
     'max_out_channels': "the intact network's feature width (property)",

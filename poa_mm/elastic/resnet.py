@@ -278,6 +278,19 @@ class ElasticResNet(ElasticBackboneMixin, BaseBackbone):
             return sum(self.stage_blocks[:stage]) + int(block) + 1, num_layers
         return num_layers - 1, num_layers
 
+    @classmethod
+    def downstream_spec(cls, stock_cfg: dict) -> dict:
+        """What dense-prediction configs need of an exported GN ResNet:
+        four stage maps into FPN, no layer-wise lr decay."""
+        if 'out_channels' in stock_cfg:
+            channels = list(stock_cfg['out_channels'])
+        else:
+            channels = [stock_cfg['base_channels'] * stock_cfg['expansion']
+                        * 2**i for i in range(4)]
+        return dict(feature_channels=channels, det_neck=None, seg_neck=None,
+                    drop_path_rate=None, frozen_stages=4, small=False,
+                    layer_decay=False)
+
     def dense_export_kwargs(self, spec) -> dict:
         """Every stage as a feature map (FPN input)."""
         return dict(out_indices=(0, 1, 2, 3))

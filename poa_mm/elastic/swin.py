@@ -353,6 +353,15 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
             return sum(self.depths[:stage + 1]) + 1, num_layers
         return num_layers - 1, num_layers
 
+    @classmethod
+    def downstream_spec(cls, stock_cfg: dict) -> dict:
+        """What dense-prediction configs need of an exported Swin: four
+        stage maps (C, 2C, 4C, 8C) into FPN, drop path 0.2."""
+        width = stock_cfg['arch']['embed_dims']
+        return dict(feature_channels=[width * 2**i for i in range(4)],
+                    det_neck=None, seg_neck=None, drop_path_rate=0.2,
+                    frozen_stages=4, small=width <= 96, layer_decay=True)
+
     def dense_export_kwargs(self, spec) -> dict:
         """Every stage as a feature map (FPN input)."""
         return dict(out_indices=(0, 1, 2, 3))

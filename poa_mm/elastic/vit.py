@@ -546,6 +546,28 @@ class ElasticViT(ElasticBackboneMixin, BaseBackbone):
                         {depth - 1})
         return dict(out_indices=blocks, out_type='featmap')
 
+    @classmethod
+    def downstream_spec(cls, stock_cfg: dict) -> dict:
+        """What dense-prediction configs need of an exported ViT: four
+        equal-width feature maps, a simple feature pyramid for detection,
+        MMSegmentation's multi-level neck, drop path 0.1 and the paper's
+        small/base settings by width."""
+        width = stock_cfg['arch']['embed_dims']
+        if len(stock_cfg['out_indices']) != 4:
+            raise ValueError(
+                'dense prediction needs four ViT feature maps: extract a '
+                f'sub-network at least 4 blocks deep (this one has '
+                f'{stock_cfg["arch"]["num_layers"]})')
+        return dict(
+            feature_channels=[width] * 4,
+            det_neck=dict(type='mmpretrain.POASimpleFeaturePyramid',
+                          in_channels=width, out_channels=256, num_outs=5),
+            seg_neck=dict(type='MultiLevelNeck', in_channels=[width] * 4,
+                          out_channels=width, scales=[4, 2, 1, 0.5]),
+            drop_path_rate=0.1,
+            frozen_stages=stock_cfg['arch']['num_layers'],
+            small=width <= 384, layer_decay=True)
+
     def export_timm(self, spec) -> Tuple[dict, Dict[str, Tensor]]:
         """Cut a sub-network out for timm: ``(dict(architecture, kwargs),
         state_dict)`` such that ``timm.create_model(architecture,

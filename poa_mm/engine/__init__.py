@@ -2,6 +2,7 @@ from .downstream import (
                          BackboneLayerDecayOptimWrapperConstructor,
                          PretrainedBackboneCheckHook,
 )
+from .family_eval import FamilyKNNHook
 from .hooks import (ElasticSamplingHook, POAScheduleHook, cosine_schedule,
                     scaled_lr)
 from .model_wrapper import POADistributedDataParallel
@@ -15,5 +16,5 @@ __all__ = [
     'ElasticSamplingHook', 'POAScheduleHook', 'cosine_schedule', 'scaled_lr',
     'BF16AutocastOptimWrapper', 'NonFiniteLossError', 'POAOptimWrapper',
     'POAOptimWrapperConstructor', 'SubnetSampler',
-    'POADistributedDataParallel'
+    'POADistributedDataParallel', 'FamilyKNNHook'
 ]

@@ -79,13 +79,6 @@ class ElasticSamplingHook(Hook):
                                          sum(spec.depths))
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        # The backbone config as plain data, so that tools rebuild the
-        # supernet without executing the config text stored in meta.cfg.
-        model_cfg = (getattr(runner, 'cfg', None) or {}).get('model')
-        if model_cfg is not None and 'backbone' in model_cfg:
-            checkpoint['poa_mm'] = dict(
-                model_type=str(model_cfg.get('type')),
-                backbone_cfg=model_cfg['backbone'].to_dict())
         checkpoint['elastic_sampler'] = dict(
             seed=self._base_seed(runner),
             same_for_all_ranks=self.same_for_all_ranks,
@@ -142,7 +135,9 @@ class POAScheduleHook(Hook):
     ``weight_decay = wd(t) * wd_mult``; the teacher temperature and whether
     iBOT is active. After the optimizer step it updates the EMA teacher with
     momentum ``m(t)``, unless the optimizer wrapper skipped the step (a
-    non-finite loss). All values are logged. Nothing to save on resume.
+    non-finite loss). All values are logged. Checkpoints get the backbone
+    config as plain data (``checkpoint['poa_mm']``, read by the tools
+    instead of the stored config text).
 
     The peak lr is either given (``lr``) or computed at start-up from the
     real global batch (``world size x batch per GPU``) by ``lr_scaling``,
@@ -270,6 +265,15 @@ class POAScheduleHook(Hook):
         hub.update_scalar('train/weight_decay', v['weight_decay'])
         hub.update_scalar('train/teacher_temp', v['teacher_temp'])
         hub.update_scalar('train/momentum', v['momentum'])
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        # The backbone config as plain data, so that tools rebuild the
+        # supernet without executing the config text stored in meta.cfg.
+        model_cfg = (getattr(runner, 'cfg', None) or {}).get('model')
+        if model_cfg is not None and 'backbone' in model_cfg:
+            checkpoint['poa_mm'] = dict(
+                model_type=str(model_cfg.get('type')),
+                backbone_cfg=model_cfg['backbone'].to_dict())
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None):

@@ -37,3 +37,22 @@ def test_val_labels_are_mapped_by_class_name(fashion_mnist, tmp_path):
     shutil.copytree(val / names[-1], val / 'not_a_training_class')
     with pytest.raises(ValueError, match='not in the training folder'):
         build_folder_loader(str(val), PIPELINE, classes=classes)
+
+
+def test_probes_learn_separable_features_and_holdout_is_per_class():
+    from poa_mm.apis.linear_probe import (holdout_split, probe_accuracy,
+                                          train_probes)
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(3).repeat_interleave(40)
+    x = torch.randn(120, 8, generator=g) * 0.1
+    x[torch.arange(120), labels] += 3.
+    fit, held = holdout_split(labels, 0.25)
+    assert len(set(fit.tolist()) & set(held.tolist())) == 0
+    assert torch.bincount(labels[held]).tolist() == [10, 10, 10]
+    probes = train_probes({'cls': x[fit]}, labels[fit], 3, [0.1, 1.],
+                          epochs=20, batch_size=32)
+    assert set(probes) == {(0.1, 'cls'), (1., 'cls')}
+    for head in probes.values():
+        assert probe_accuracy(head, x[held], labels[held]) == 100.
+    with pytest.raises(ValueError, match='holdout'):
+        holdout_split(labels, 1.)

@@ -245,3 +245,24 @@ def test_timm_and_onnx_exports_from_the_tools(poa_checkpoints, repo_root,
                 str(tmp_path / 'vit.onnx'), '--dynamic-batch'], repo_root)
     assert 'ONNX Runtime vs PyTorch at batch 3' in proc.stdout
     assert (tmp_path / 'vit.onnx').exists()
+
+
+def test_linear_probe_and_knn_tools(poa_checkpoints, repo_root, fashion_mnist,
+                                    tmp_path):
+    config = FAMILIES['vit'][0]
+    common = [poa_checkpoints['vit'], '--subnets', 'min', 'max',
+              '--train-dir', f'{fashion_mnist}/train', '--val-dir',
+              f'{fashion_mnist}/test', '--out-dir', str(tmp_path)]
+    proc = run(['tools/linear_probe.py', config] + common + ['--epochs',
+                                                            '20'], repo_root)
+    assert '[linear probe 2/2]' in proc.stdout
+    rows = json.loads((tmp_path / 'linear.json').read_text())
+    assert [r['subnet'] for r in rows] == ['64x3', '192x6']
+    assert all(r['linear'] > 20 for r in rows)  # chance: 10 %
+    assert (tmp_path / 'linear.csv').exists()
+    proc = run(['tools/knn_eval.py', config] + common, repo_root)
+    assert '[k-NN 2/2] 192x6' in proc.stdout and 'ETA' in proc.stdout
+    assert len(json.loads((tmp_path / 'knn.json').read_text())) == 2
+    proc = run(['tools/knn_eval.py', config] + common + ['--ks', '0'],
+               repo_root, check=False)
+    assert proc.returncode == 2 and '--ks must be positive' in proc.stderr

@@ -1,0 +1,93 @@
+"""What the MMDetection and MMSegmentation config writers share: the
+extracted checkpoint, its family's descriptor, the backbone, the optimizer,
+the weight-check hook and writing the file."""
+import os
+import os.path as osp
+import tempfile
+from typing import Optional
+
+from mmengine.config import Config
+
+from ..extract import load_subnet_checkpoint
+
+
+def family_spec(meta: dict) -> dict:
+    """The downstream descriptor of the elastic family an extracted
+    checkpoint came from (``downstream_spec`` of its registered class)."""
+    from mmpretrain.registry import MODELS
+
+    import poa_mm  # noqa: F401  (registers the elastic families)
+    name = meta.get('elastic_backbone')
+    family = MODELS.get(name) if isinstance(name, str) else None
+    if family is None or not hasattr(family, 'downstream_spec'):
+        raise ValueError(
+            f'the extracted checkpoint comes from {name!r}, which is not a '
+            'registered elastic backbone with a downstream_spec')
+    return family.downstream_spec(meta['backbone_cfg'])
+
+
+def load_subnet(ckpt_path: str, data_root: str) -> dict:
+    """The metadata of an extracted checkpoint; the data root must exist."""
+    ckpt = load_subnet_checkpoint(ckpt_path)
+    if not osp.isdir(data_root):
+        raise FileNotFoundError(f'data root not found: {data_root}')
+    return ckpt['meta']
+
+
+def backbone_cfg(ckpt_path: str, meta: dict, spec: dict,
+                 frozen: bool = False) -> dict:
+    """The extracted backbone, initialised from its checkpoint."""
+    cfg = dict(meta['backbone_cfg'])
+    cfg['init_cfg'] = dict(type='Pretrained', checkpoint=ckpt_path,
+                           prefix='backbone.')
+    if spec['drop_path_rate'] is not None:
+        cfg['drop_path_rate'] = spec['drop_path_rate']
+    if frozen:
+        cfg['frozen_stages'] = spec['frozen_stages']
+    return cfg
+
+
+def optimizer_cfg(spec: dict, lr: Optional[float],
+                  layer_decay: Optional[float], defaults: dict) -> dict:
+    """AdamW with layer-wise lr decay where the family uses it; paper
+    settings by size class (``defaults``: small/base -> (lr, decay))."""
+    base_lr, decay = defaults['small' if spec['small'] else 'base']
+    if not spec['layer_decay']:
+        decay = 1.0
+    return dict(
+        type='OptimWrapper',
+        optimizer=dict(type='AdamW', lr=lr or base_lr, betas=(0.9, 0.999),
+                       weight_decay=0.05),
+        constructor='mmpretrain.BackboneLayerDecayOptimWrapperConstructor',
+        paramwise_cfg=dict(layer_decay_rate=layer_decay or decay))
+
+
+def add_weight_check(cfg: Config, ckpt_path: str, meta: dict) -> None:
+    """Import poa_mm, refuse to train unless the backbone holds exactly the
+    extracted weights, and record which sub-network this is."""
+    imports = ['poa_mm']
+    cfg.custom_imports = dict(imports=imports, allow_failed_imports=False)
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+        dict(type='mmpretrain.PretrainedBackboneCheckHook',
+             checkpoint=ckpt_path, prefix='backbone.')
+    ]
+    cfg.poa_subnet = dict(subnet=meta['subnet'],
+                          source_sha256=meta['source_sha256'])
+
+
+def write_config(cfg: Config, out: str, overwrite: bool = False) -> None:
+    """Dump ``cfg`` to ``out`` atomically; refuse to replace a file."""
+    if osp.exists(out) and not overwrite:
+        raise FileExistsError(f'{out} exists; pass --overwrite to replace '
+                              'it')
+    folder = osp.dirname(osp.abspath(out))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.cfg-', suffix='.py', dir=folder)
+    os.close(fd)
+    try:
+        cfg.dump(tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise

@@ -1,0 +1,78 @@
+"""What the evaluation tools share: the POA model of a config with a
+checkpoint's weights, and the labelled train/val folders."""
+import csv
+import json
+import os
+import os.path as osp
+import sys
+from typing import Optional, Sequence, Tuple
+
+from mmengine.config import Config
+from torch.utils.data import DataLoader
+
+from .knn import build_folder_loader, folder_classes
+
+DEFAULT_PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+
+
+def load_poa_model(cfg: Config, checkpoint: Optional[str] = None):
+    """The config's POA model (random initial weights), or with the
+    weights of ``checkpoint`` (loaded safely, strictly)."""
+    from mmpretrain.registry import MODELS
+
+    import poa_mm  # noqa: F401
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    if checkpoint is not None:
+        from .extract import load_poa_checkpoint
+        _, state = load_poa_checkpoint(checkpoint)
+        model.load_state_dict(state, strict=True)
+    model.eval()
+    return model
+
+
+def labelled_loaders(cfg: Config, train_dir: Optional[str] = None,
+                     val_dir: Optional[str] = None,
+                     batch_size: Optional[int] = None,
+                     num_workers: int = 0) -> Tuple[DataLoader, DataLoader]:
+    """Loaders of the train and val folders (default: the config's
+    ``knn_cfg``), val labels mapped to the training classes by name."""
+    knn_cfg = cfg.get('knn_cfg', {})
+    train_dir = train_dir or knn_cfg.get('train_dir')
+    val_dir = val_dir or knn_cfg.get('val_dir')
+    for name, folder in (('--train-dir', train_dir), ('--val-dir', val_dir)):
+        if not folder or not osp.isdir(folder):
+            raise FileNotFoundError(f'{name}: image folder {folder!r} not '
+                                    'found')
+    pipeline = knn_cfg.get('pipeline', DEFAULT_PIPELINE)
+    batch_size = batch_size or knn_cfg.get('batch_size', 256)
+    train = build_folder_loader(train_dir, pipeline, batch_size, num_workers)
+    classes = folder_classes(train)
+    if len(classes) < 2:
+        print(f'warning: {train_dir} has {len(classes)} class; accuracy is '
+              'meaningless', file=sys.stderr)
+    val = build_folder_loader(val_dir, pipeline, batch_size, num_workers,
+                              classes)
+    return train, val
+
+
+def format_table(rows: Sequence[dict], cols: Sequence[str]) -> str:
+    """A plain-text table of ``cols`` (floats with 2 decimals)."""
+    lines = [' | '.join(f'{c:>10}' for c in cols)]
+    for r in rows:
+        lines.append(' | '.join(
+            f'{r[c]:>10.2f}' if isinstance(r.get(c), float) else
+            f'{str(r.get(c, "")):>10}' for c in cols))
+    return '\n'.join(lines)
+
+
+def write_rows(rows: Sequence[dict], out_dir: str, name: str) -> None:
+    """``{name}.json`` and ``{name}.csv`` in ``out_dir``."""
+    os.makedirs(out_dir, exist_ok=True)
+    with open(osp.join(out_dir, f'{name}.json'), 'w') as f:
+        json.dump(list(rows), f, indent=1)
+    with open(osp.join(out_dir, f'{name}.csv'), 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f'wrote {out_dir}/{name}.csv and {name}.json')

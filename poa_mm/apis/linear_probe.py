@@ -1,0 +1,132 @@
+"""Linear probes of many sub-networks of a POA model at once.
+
+Frozen teacher features of each sub-network (the normed CLS token, and
+optionally the CLS token concatenated with the average-pooled patch tokens,
+DINOv2's ``avgpool`` variant); one linear classifier per (learning rate,
+feature variant), all trained together on the same mini-batches; the best
+is chosen on a held-out part of the training folder, and its accuracy on
+the val folder is reported.
+"""
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from poa_mm.elastic import SubnetSpec
+
+VARIANTS = ('cls', 'cls+avgpool')
+
+
+@torch.no_grad()
+def probe_features(model, spec: SubnetSpec,
+                   loader: DataLoader) -> Tuple[Dict[str, Tensor], Tensor]:
+    """``{variant: (N, C) features}`` and labels of sub-network ``spec``."""
+    backbone = model.teacher['backbone']
+    feats: Dict[str, List[Tensor]] = {v: [] for v in VARIANTS}
+    labels = []
+    with backbone.subnet(spec):
+        for batch in loader:
+            data = model.data_preprocessor(batch, False)
+            cls, patch = backbone.forward_tokens(data['inputs'])
+            feats['cls'].append(cls)
+            feats['cls+avgpool'].append(torch.cat([cls, patch.mean(1)], 1))
+            labels.append(
+                torch.cat([s.gt_label for s in batch['data_samples']]))
+    return {v: torch.cat(f) for v, f in feats.items()}, torch.cat(labels)
+
+
+def holdout_split(labels: Tensor, fraction: float,
+                  seed: int = 0) -> Tuple[Tensor, Tensor]:
+    """Indices (fit, held out): ``fraction`` of every class held out."""
+    if not 0 < fraction < 1:
+        raise ValueError(f'holdout fraction must be in (0, 1), got '
+                         f'{fraction}')
+    g = torch.Generator().manual_seed(seed)
+    fit, held = [], []
+    for c in labels.unique():
+        idx = (labels == c).nonzero().flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        n = max(1, int(round(len(idx) * fraction)))
+        held.append(idx[:n])
+        fit.append(idx[n:])
+    return torch.cat(fit), torch.cat(held)
+
+
+def train_probes(feats: Dict[str, Tensor], labels: Tensor, num_classes: int,
+                 lrs: Sequence[float], epochs: int = 100,
+                 batch_size: int = 256,
+                 seed: int = 0) -> Dict[tuple, nn.Module]:
+    """One linear layer per (lr, variant), SGD momentum 0.9, cosine lr,
+    all on the same mini-batches. Features are standardised with the
+    training statistics (kept in the returned modules)."""
+    g = torch.Generator().manual_seed(seed)
+    probes, optims = {}, []
+    for variant, x in feats.items():
+        mean, std = x.mean(0), x.std(0).clamp(min=1e-6)
+        for lr in lrs:
+            torch.manual_seed(seed)
+            head = nn.Linear(x.shape[1], num_classes)
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+            head.register_buffer('mean', mean)
+            head.register_buffer('std', std)
+            probes[(lr, variant)] = head
+            optims.append(torch.optim.SGD(head.parameters(), lr=lr,
+                                          momentum=0.9))
+    n = labels.shape[0]
+    steps = epochs * math.ceil(n / batch_size)
+    scheds = [torch.optim.lr_scheduler.CosineAnnealingLR(o, steps)
+              for o in optims]
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=g)
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            for (lr, variant), head in probes.items():
+                x = (feats[variant][idx] - head.mean) / head.std
+                F.cross_entropy(head(x), labels[idx]).backward()
+            for o, s in zip(optims, scheds):
+                o.step()
+                o.zero_grad()
+                s.step()
+    return probes
+
+
+@torch.no_grad()
+def probe_accuracy(head: nn.Module, x: Tensor, labels: Tensor) -> float:
+    pred = head((x - head.mean) / head.std).argmax(1)
+    return 100. * float((pred == labels).float().mean())
+
+
+def linear_probe(model, specs: Sequence[SubnetSpec], train_loader: DataLoader,
+                 val_loader: DataLoader,
+                 lrs: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.),
+                 epochs: int = 100, holdout: float = 0.2,
+                 num_classes: Optional[int] = None,
+                 progress=None) -> List[dict]:
+    """Linear-probe top-1 (%) of every sub-network: one row per spec with
+    the chosen ``lr`` and ``variant``, the held-out accuracy and the val
+    accuracy (``linear``)."""
+    rows = []
+    for i, spec in enumerate(specs):
+        train_feats, train_labels = probe_features(model, spec, train_loader)
+        val_feats, val_labels = probe_features(model, spec, val_loader)
+        classes = num_classes or int(train_labels.max()) + 1
+        fit, held = holdout_split(train_labels, holdout)
+        probes = train_probes({v: f[fit] for v, f in train_feats.items()},
+                              train_labels[fit], classes, lrs, epochs)
+        scores = {key: probe_accuracy(head, train_feats[key[1]][held],
+                                      train_labels[held])
+                  for key, head in probes.items()}
+        (lr, variant), best = max(scores.items(), key=lambda kv: kv[1])
+        rows.append(dict(
+            subnet=str(spec), lr=lr, variant=variant, holdout=best,
+            linear=probe_accuracy(probes[(lr, variant)],
+                                  val_feats[variant], val_labels)))
+        if progress:
+            progress(f'[linear probe {i + 1}/{len(specs)}] {spec}: '
+                     f'{rows[-1]["linear"]:.2f} % (lr {lr:g}, {variant})')
+    return rows

@@ -1,0 +1,70 @@
+"""FamilyKNNHook in a real (tiny) Runner loop."""
+import glob
+import json
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+CONFIG = 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
+
+
+def tiny_cfg(repo_root, data_root, work_dir, hook):
+    cfg = Config.fromfile(osp.join(repo_root, CONFIG))
+    cfg.merge_from_dict(dict(
+        work_dir=str(work_dir),
+        model=dict(backbone=dict(arch='micro', drop_path_rate=0.),
+                   head=dict(in_channels=128, num_prototypes=(64, ),
+                             hidden_channels=32, bottleneck_channels=16)),
+        train_dataloader=dict(batch_size=4, num_workers=0,
+                              persistent_workers=False,
+                              dataset=dict(data_root=data_root)),
+        train_cfg=dict(max_iters=2),
+        default_hooks=dict(logger=dict(interval=1),
+                           checkpoint=dict(interval=2))))
+    cfg.custom_hooks = [h for h in cfg.custom_hooks
+                        if h['type'] != 'FamilyKNNHook'] + [hook]
+    return cfg
+
+
+def test_hook_logs_every_size_and_warns_on_a_drop(repo_root, fashion_mnist,
+                                                  tmp_path):
+    hook = dict(type='FamilyKNNHook', interval=1,
+                train_dir=f'{fashion_mnist}/train',
+                val_dir=f'{fashion_mnist}/test', subnets=['min', 'max'])
+    runner = Runner.from_cfg(tiny_cfg(repo_root, fashion_mnist,
+                                      tmp_path / 'w', hook))
+    (family, ) = [h for h in runner.hooks
+                  if type(h).__name__ == 'FamilyKNNHook']
+    family.best = {'64x2': 101., '128x4': 101.}  # any score is a big drop
+    runner.train()
+    log = open(glob.glob(str(tmp_path / 'w' / '*' / '*.log'))[0]).read()
+    assert 'FamilyKNNHook (iteration 1, k=20): 64x2' in log
+    assert log.count('points below its best') == 4  # 2 sizes x 2 evals
+    (scalars, ) = glob.glob(str(tmp_path / 'w' / '*' / 'vis_data' /
+                                'scalars.json'))
+    logged = [json.loads(line) for line in open(scalars)]
+    curves = [r for r in logged if 'knn/64x2' in r]
+    assert [r['step'] for r in curves] == [1, 2]
+    assert all(0 <= r['knn/128x4'] <= 100 for r in curves)
+    # the bests go into checkpoints
+    import torch
+    ckpt = torch.load(tmp_path / 'w' / 'iter_2.pth', weights_only=False)
+    assert ckpt['family_knn_best'] == {'64x2': 101., '128x4': 101.}
+
+
+def test_missing_folders_are_an_error_unless_skipped(repo_root,
+                                                     fashion_mnist,
+                                                     tmp_path):
+    hook = dict(type='FamilyKNNHook', interval=1, train_dir='no/such/dir',
+                val_dir='no/such/dir')
+    runner = Runner.from_cfg(tiny_cfg(repo_root, fashion_mnist,
+                                      tmp_path / 'a', hook))
+    with pytest.raises(FileNotFoundError, match='no/such/dir'):
+        runner.train()
+    runner = Runner.from_cfg(tiny_cfg(repo_root, fashion_mnist,
+                                      tmp_path / 'b',
+                                      dict(hook, skip_missing=True)))
+    runner.train()  # trains without the family evaluation
+    assert (tmp_path / 'b' / 'iter_2.pth').exists()

@@ -1,0 +1,34 @@
+"""Command-line parts shared by tools/to_mmdet.py and tools/to_mmseg.py."""
+import argparse
+import os.path as osp
+import sys
+from typing import Callable
+
+from mmengine.config import Config
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared by tools/to_mmdet.py and tools/to_mmseg.py."""
+    parser.add_argument('subnet_checkpoint',
+                        help='from tools/extract_subnet.py')
+    parser.add_argument('--data-root', required=True)
+    parser.add_argument('--out', required=True)
+    parser.add_argument('--batch-size', type=int, default=2)
+    parser.add_argument('--lr', type=float, default=None)
+    parser.add_argument('--layer-decay', type=float, default=None)
+    parser.add_argument('--overwrite', action='store_true')
+
+
+def generate_config(build: Callable[[], Config], out: str,
+                    overwrite: bool) -> None:
+    """CLI flow: refuse an existing ``out``, turn bad input into a one-line
+    error exit, write the config atomically."""
+    if osp.exists(out) and not overwrite:
+        sys.exit(f'error: {out} exists; pass --overwrite to replace it')
+    try:
+        cfg = build()
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f'error: {e}')
+    from poa_mm.apis.downstream import write_config
+    write_config(cfg, out, overwrite=overwrite)
+    print(f'wrote {out}')

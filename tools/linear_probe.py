@@ -1,0 +1,72 @@
+"""Linear probes of many sub-networks of a POA checkpoint at once.
+
+    python tools/linear_probe.py CONFIG CKPT --subnets min 128x5 max \
+        [--train-dir data/x/train --val-dir data/x/val] [--out-dir results/]
+
+Frozen teacher features (CLS, and CLS + average-pooled patch tokens); one
+linear classifier per learning rate and feature variant, trained together;
+the best is chosen on a held-out part (--holdout) of the training folder and
+its top-1 on the val folder is reported. Prints a table and writes
+linear.csv / linear.json (next to the checkpoint by default).
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+
+def parse_args(argv=None):
+    from eval_cli import add_eval_args
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawTextHelpFormatter)
+    add_eval_args(p)
+    p.add_argument('--lrs', nargs='+', type=float,
+                   default=[1e-3, 1e-2, 1e-1, 1.])
+    p.add_argument('--epochs', type=int, default=100)
+    p.add_argument('--holdout', type=float, default=0.2,
+                   help='fraction of each training class held out to '
+                   'choose the lr and variant')
+    args = p.parse_args(argv)
+    if min(args.lrs) <= 0 or args.epochs < 1:
+        p.error('--lrs must be positive and --epochs at least 1')
+    if not 0 < args.holdout < 1:
+        p.error(f'--holdout must be in (0, 1), got {args.holdout}')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from mmengine.config import Config
+    from mmengine.logging import MMLogger
+    from mmengine.registry import init_default_scope
+    from mmengine.runner.utils import set_random_seed
+
+    from poa_mm.apis.evaluation import (format_table, labelled_loaders,
+                                        load_poa_model, write_rows)
+    from poa_mm.apis.linear_probe import linear_probe
+    cfg = Config.fromfile(args.config)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    train, val = labelled_loaders(cfg, args.train_dir, args.val_dir,
+                                  args.batch_size, args.num_workers)
+    MMLogger.get_instance('linear_probe', log_level='WARNING')
+    set_random_seed(args.seed)
+    model = load_poa_model(cfg, args.checkpoint)
+    specs = model.backbone.search_space.select(args.subnets)
+    rows = linear_probe(model, specs, train, val, lrs=args.lrs,
+                        epochs=args.epochs, holdout=args.holdout,
+                        num_classes=len(train.dataset.metainfo['classes']),
+                        progress=print)
+    print(format_table(rows, ['subnet', 'linear', 'holdout', 'lr',
+                              'variant']))
+    write_rows(rows, args.out_dir or osp.dirname(osp.abspath(
+        args.checkpoint)), 'linear')
+    return rows
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f'error: {e}')
