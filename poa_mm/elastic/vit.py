@@ -568,6 +568,53 @@ class ElasticViT(ElasticBackboneMixin, BaseBackbone):
             frozen_stages=stock_cfg['arch']['num_layers'],
             small=width <= 384, layer_decay=True)
 
+    def import_standard_vit(self, state_dict: Dict[str, Tensor],
+                            source: str = 'the source'
+                            ) -> Dict[str, Tensor]:
+        """A full-size ViT's weights (mmpretrain names) as this supernet's
+        state dict, so that the intact network computes the source model.
+
+        The source must have the supernet's width, depth, patch size and
+        head layout; a position embedding for another grid is resized by
+        the official rule; missing LayerScale (a ViT without it) becomes 1;
+        a missing mask token stays zero. Anything else is a ``ValueError``
+        naming both sides.
+        """
+        own = self.state_dict()
+        state = dict(state_dict)
+        for i in range(self.num_layers):
+            for key in (f'layers.{i}.attn.gamma1.weight',
+                        f'layers.{i}.ffn.gamma2.weight'):
+                if key in own and key not in state:
+                    state[key] = torch.ones_like(own[key])
+        state.setdefault('mask_token', torch.zeros_like(own['mask_token']))
+        state['mask_token'] = state['mask_token'].reshape(1, -1)
+        pos = state.get('pos_embed')
+        if pos is not None and pos.shape != own['pos_embed'].shape:
+            side = int(round((pos.shape[1] - 1)**0.5))
+            if side * side + 1 != pos.shape[1] or pos.shape[2] != \
+                    own['pos_embed'].shape[2]:
+                raise ValueError(f'{source}: position embedding of shape '
+                                 f'{tuple(pos.shape)} does not fit '
+                                 f'{tuple(own["pos_embed"].shape)}')
+            state['pos_embed'] = interpolate_pos_embed(
+                pos, (side, side), self.patch_resolution,
+                self.interpolate_mode)
+        missing = sorted(set(own) - set(state))
+        extra = sorted(set(state) - set(own))
+        if missing or extra:
+            raise ValueError(
+                f'{source} is not a ViT of this supernet\'s layout ('
+                f'{self.embed_dims} wide, {self.num_layers} deep): missing '
+                f'{missing[:4]}, unexpected {extra[:4]}')
+        for key, tensor in own.items():
+            if state[key].shape != tensor.shape:
+                raise ValueError(
+                    f'{source}: {key} has shape {tuple(state[key].shape)}, '
+                    f'the supernet ({self.embed_dims} wide, patch '
+                    f'{self.patch_size}) needs {tuple(tensor.shape)}')
+        return {k: state[k].to(own[k].dtype) for k in own}
+
     def export_timm(self, spec) -> Tuple[dict, Dict[str, Tensor]]:
         """Cut a sub-network out for timm: ``(dict(architecture, kwargs),
         state_dict)`` such that ``timm.create_model(architecture,
@@ -591,22 +638,24 @@ class ElasticViT(ElasticBackboneMixin, BaseBackbone):
 TIMM_ARCHITECTURE = 'vit_base_patch16_224'
 
 
-def timm_vit_state_dict(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
-    """Rename a stock ``mmpretrain.VisionTransformer`` state dict (as
-    :meth:`ElasticViT.export_subnet` writes it) to timm's
-    ``VisionTransformer`` names. Pure function: tensors in, tensors out."""
-    block_names = {
-        'ln1': 'norm1', 'ln2': 'norm2', 'attn.qkv': 'attn.qkv',
-        'attn.proj': 'attn.proj', 'attn.gamma1.weight': 'ls1.gamma',
-        'ffn.layers.0.0': 'mlp.fc1', 'ffn.layers.1': 'mlp.fc2',
-        'ffn.gamma2.weight': 'ls2.gamma'
-    }
-    top_names = {'patch_embed.projection': 'patch_embed.proj', 'ln1': 'norm'}
+# mmpretrain VisionTransformer name -> timm (and DINOv2) name.
+TIMM_BLOCK_NAMES = {
+    'ln1': 'norm1', 'ln2': 'norm2', 'attn.qkv': 'attn.qkv',
+    'attn.proj': 'attn.proj', 'attn.gamma1.weight': 'ls1.gamma',
+    'ffn.layers.0.0': 'mlp.fc1', 'ffn.layers.1': 'mlp.fc2',
+    'ffn.gamma2.weight': 'ls2.gamma'
+}
+TIMM_TOP_NAMES = {'patch_embed.projection': 'patch_embed.proj', 'ln1': 'norm'}
+
+
+def _rename(state_dict: Dict[str, Tensor], blocks: Tuple[str, str],
+            block_names: Dict[str, str],
+            top_names: Dict[str, str]) -> Dict[str, Tensor]:
     out = {}
     for name, tensor in state_dict.items():
-        if name.startswith('layers.'):
+        if name.startswith(blocks[0] + '.'):
             _, index, local = name.split('.', 2)
-            prefix, table = f'blocks.{index}.', block_names
+            prefix, table = f'{blocks[1]}.{index}.', block_names
         else:
             local, prefix, table = name, '', top_names
         for old, new in table.items():
@@ -615,6 +664,23 @@ def timm_vit_state_dict(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
                 break
         out[prefix + local] = tensor
     return out
+
+
+def timm_vit_state_dict(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """Rename a stock ``mmpretrain.VisionTransformer`` state dict (as
+    :meth:`ElasticViT.export_subnet` writes it) to timm's
+    ``VisionTransformer`` names. Pure function: tensors in, tensors out."""
+    return _rename(state_dict, ('layers', 'blocks'), TIMM_BLOCK_NAMES,
+                   TIMM_TOP_NAMES)
+
+
+def vit_state_dict_from_timm(
+        state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """The inverse of :func:`timm_vit_state_dict` (timm and DINOv2
+    checkpoints to mmpretrain / ElasticViT names)."""
+    return _rename(state_dict, ('blocks', 'layers'),
+                   {v: k for k, v in TIMM_BLOCK_NAMES.items()},
+                   {v: k for k, v in TIMM_TOP_NAMES.items()})
 
 
 def export_vit_state_dict(state_dict: Dict[str, Tensor], spec: SubnetSpec,

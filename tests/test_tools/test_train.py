@@ -183,3 +183,28 @@ optim_wrapper = dict(max_nonfinite_steps=3)
     assert 'skipped_steps' in proc.stdout + proc.stderr
     assert (work / 'iter_3.pth').exists()
     assert not (work / 'iter_6.pth').exists()
+
+
+def test_elastified_vit_starts_a_run_with_load_from(repo_root, fashion_mnist,
+                                                     tmp_path):
+    from mmpretrain.registry import MODELS
+
+    import poa_mm  # noqa: F401
+    src = MODELS.build(dict(
+        type='mmpretrain.VisionTransformer',
+        arch=dict(embed_dims=128, num_layers=4, num_heads=4,
+                  feedforward_channels=512),
+        img_size=28, patch_size=4, layer_scale_init_value=1.0,
+        norm_cfg=dict(type='LN', eps=1e-6)))
+    torch.save(src.state_dict(), tmp_path / 'vit.pth')
+    cfg = write_config(tmp_path, repo_root, fashion_mnist, 2,
+                       tmp_path / 'rec')
+    init = tmp_path / 'init.pth'
+    run([sys.executable, 'tools/elastify.py', str(tmp_path / 'vit.pth'),
+         '--format', 'mmpretrain', '--config', cfg, '--out', str(init)],
+        repo_root)
+    proc = run([sys.executable, 'tools/train.py', cfg, '--work-dir',
+                str(tmp_path / 'work'), '--cfg-options',
+                f'load_from={init}'], repo_root)
+    assert 'Load checkpoint from' in proc.stdout + proc.stderr
+    assert [r['iter'] for r in records(tmp_path / 'rec')] == [0, 1]

@@ -1,0 +1,110 @@
+"""Elastify: the intact network of the imported supernet computes exactly
+the source ViT, for each source format (random source models, no
+downloads)."""
+import pytest
+import timm
+import torch
+from mmpretrain.registry import MODELS
+
+import poa_mm  # noqa: F401
+from poa_mm.apis.elastify import elastify
+
+CONFIG = 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
+TOL = 1e-5
+
+
+def randomise(model, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(0.05 * torch.randn(p.shape, generator=g) +
+                    (1. if p.ndim == 1 and p.shape[0] == 192 else 0.))
+
+
+def intact_cls(ckpt, images):
+    cfg = dict(type='ElasticViT', arch='tiny', layer_scale_init_value=1.0)
+    vit = MODELS.build(cfg)
+    prefix = 'teacher.backbone.'
+    vit.load_state_dict({k[len(prefix):]: v
+                         for k, v in ckpt['state_dict'].items()
+                         if k.startswith(prefix)}, strict=True)
+    vit.eval()
+    student = {k: v for k, v in ckpt['state_dict'].items()
+               if k.startswith('backbone.')}
+    assert all(torch.equal(v, ckpt['state_dict'][f'teacher.{k}'])
+               for k, v in student.items())  # student = teacher
+    with torch.no_grad():
+        return vit.forward_tokens(images)[0]
+
+
+def test_mmpretrain_source(tmp_path, repo_root):
+    src = MODELS.build(dict(
+        type='mmpretrain.VisionTransformer',
+        arch=dict(embed_dims=192, num_layers=6, num_heads=6,
+                  feedforward_channels=768),
+        img_size=28, patch_size=4, layer_scale_init_value=0.1,
+        norm_cfg=dict(type='LN', eps=1e-6), out_type='cls_token'))
+    randomise(src)
+    src.eval()
+    path = tmp_path / 'src.pth'
+    torch.save(dict(state_dict={f'backbone.{k}': v
+                                for k, v in src.state_dict().items()}), path)
+    ckpt = elastify(str(path), 'mmpretrain', f'{repo_root}/{CONFIG}')
+    x = torch.randn(2, 3, 28, 28)
+    with torch.no_grad():
+        expected = src(x)[0]
+    assert (intact_cls(ckpt, x) - expected).abs().max() <= TOL
+    assert ckpt['poa_mm']['backbone_cfg']['type'] == 'ElasticViT'
+
+
+@pytest.mark.parametrize('fmt', ['timm', 'dinov2'])
+def test_timm_and_dinov2_sources(tmp_path, repo_root, fmt):
+    from safetensors.torch import save_file
+    src = timm.create_model('vit_base_patch16_224', pretrained=False,
+                            img_size=28, patch_size=4, embed_dim=192,
+                            depth=6, num_heads=6, init_values=0.1,
+                            num_classes=0, global_pool='token')
+    randomise(src)
+    src.eval()
+    state = dict(src.state_dict())
+    if fmt == 'dinov2':  # DINOv2's release adds a (1, D) mask token
+        state['mask_token'] = torch.zeros(1, 192)
+    path = tmp_path / 'src.safetensors'
+    save_file({k: v.contiguous() for k, v in state.items()}, path)
+    ckpt = elastify(str(path), fmt, f'{repo_root}/{CONFIG}')
+    x = torch.randn(2, 3, 28, 28)
+    with torch.no_grad():
+        expected = src(x)
+    assert (intact_cls(ckpt, x) - expected).abs().max() <= TOL
+
+
+def test_refusals(tmp_path, repo_root):
+    from safetensors.torch import save_file
+    src = timm.create_model('vit_base_patch16_224', pretrained=False,
+                            img_size=28, patch_size=4, embed_dim=192,
+                            depth=6, num_heads=6, reg_tokens=4,
+                            num_classes=0)
+    path = tmp_path / 'reg.safetensors'
+    save_file({k: v.contiguous() for k, v in src.state_dict().items()}, path)
+    with pytest.raises(ValueError, match='register tokens'):
+        elastify(str(path), 'timm', f'{repo_root}/{CONFIG}')
+    narrow = timm.create_model('vit_base_patch16_224', pretrained=False,
+                               img_size=28, patch_size=4, embed_dim=96,
+                               depth=6, num_heads=3, num_classes=0)
+    path = tmp_path / 'narrow.safetensors'
+    save_file({k: v.contiguous() for k, v in narrow.state_dict().items()},
+              path)
+    with pytest.raises(ValueError, match='does not fit'):
+        elastify(str(path), 'timm', f'{repo_root}/{CONFIG}')
+
+
+def test_position_embedding_of_another_grid_is_resized(tmp_path, repo_root):
+    from safetensors.torch import save_file
+    src = timm.create_model('vit_base_patch16_224', pretrained=False,
+                            img_size=36, patch_size=4, embed_dim=192,
+                            depth=6, num_heads=6, init_values=0.1,
+                            num_classes=0)  # a 9x9 grid, ours is 7x7
+    path = tmp_path / 'grid.safetensors'
+    save_file({k: v.contiguous() for k, v in src.state_dict().items()}, path)
+    ckpt = elastify(str(path), 'dinov2', f'{repo_root}/{CONFIG}')
+    assert ckpt['state_dict']['backbone.pos_embed'].shape == (1, 50, 192)
