@@ -129,7 +129,8 @@ def main(argv=None):
         from poa_mm.apis.checkpoint import allow_runner_checkpoints
         allow_runner_checkpoints()
     cfg = build_config(args)
-    error = check_resume(args, cfg.work_dir)
+    error = check_resume(args, cfg.work_dir) or check_same_supernet(
+        cfg, args.unsafe_load)
     if error:
         sys.exit(f'error: {error}')
     if args.launcher != 'none' and not torch.cuda.is_available() \
@@ -167,6 +168,33 @@ def check_resume(args, work_dir: str):
         load_checkpoint(path)
     except (ValueError, FileNotFoundError) as e:
         return f'--resume: {e}'
+    return None
+
+
+def check_same_supernet(cfg, unsafe: bool):
+    """Why ``load_from`` (or an explicit ``--resume``) cannot work: a POA
+    checkpoint of another supernet than the config's (one line), or
+    None."""
+    path = cfg.get('load_from')
+    model = cfg.get('model') or {}
+    if not path or unsafe or not osp.isfile(path) or \
+            str(model.get('type', '')).split('.')[-1] != 'POA':
+        return None
+    from poa_mm.apis.checkpoint import load_checkpoint
+    try:
+        info = load_checkpoint(path).get('poa_mm') or {}
+    except (ValueError, AttributeError) as e:
+        return f'load_from: {e}'
+    saved = info.get('backbone_cfg') or {}
+    ours = model.get('backbone') or {}
+
+    def arch(c):
+        return (c.get('type'), c.get('arch'))
+
+    if saved and arch(saved) != arch(ours):
+        return (f'{path} holds the supernet {arch(saved)}, the config '
+                f'builds {arch(ours)}; point load_from at a checkpoint of '
+                'this supernet')
     return None
 
 

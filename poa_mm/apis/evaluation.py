@@ -72,7 +72,8 @@ def write_rows(rows: Sequence[dict], out_dir: str, name: str) -> None:
     with open(osp.join(out_dir, f'{name}.json'), 'w') as f:
         json.dump(list(rows), f, indent=1)
     with open(osp.join(out_dir, f'{name}.csv'), 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        fields = list(dict.fromkeys(k for r in rows for k in r))
+        writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
     print(f'wrote {out_dir}/{name}.csv and {name}.json')

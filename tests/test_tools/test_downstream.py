@@ -260,9 +260,13 @@ def test_linear_probe_and_knn_tools(poa_checkpoints, repo_root, fashion_mnist,
     assert [r['subnet'] for r in rows] == ['64x3', '192x6']
     assert all(r['linear'] > 20 for r in rows)  # chance: 10 %
     assert (tmp_path / 'linear.csv').exists()
-    proc = run(['tools/knn_eval.py', config] + common, repo_root)
+    proc = run(['tools/knn_eval.py', config] + common + ['--raw-pixels'],
+               repo_root)
     assert '[k-NN 2/2] 192x6' in proc.stdout and 'ETA' in proc.stdout
-    assert len(json.loads((tmp_path / 'knn.json').read_text())) == 2
+    rows = json.loads((tmp_path / 'knn.json').read_text())
+    assert [r['subnet'] for r in rows] == ['64x3', '192x6', 'raw pixels']
+    assert rows[-1]['k20'] > 20 and 'raw pixels' in (
+        tmp_path / 'knn.csv').read_text()
     proc = run(['tools/knn_eval.py', config] + common + ['--ks', '0'],
                repo_root, check=False)
     assert proc.returncode == 2 and '--ks must be positive' in proc.stderr

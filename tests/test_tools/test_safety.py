@@ -107,3 +107,16 @@ def test_stored_configs_are_data_not_code(tmp_path):
     check_plain(dict(a=[1, 2.0, 'x', None, (True, )]), 'cfg')
     with pytest.raises(ValueError, match='not plain data'):
         check_plain(dict(a=object()), 'cfg')
+
+
+def test_load_from_another_supernet_is_an_error(repo_root, tmp_path):
+    other = tmp_path / 'micro.pth'
+    ckpt = poa_like({})
+    ckpt['poa_mm']['backbone_cfg'] = dict(type='ElasticViT', arch='micro')
+    torch.save(ckpt, other)
+    proc = run(['tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'w'),
+                '--cfg-options', f'load_from={other}'], repo_root)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "holds the supernet ('ElasticViT', 'micro')" in last
+    assert "the config builds ('ElasticViT', 'tiny')" in last
