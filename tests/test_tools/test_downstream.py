@@ -249,7 +249,10 @@ def test_timm_and_onnx_exports_from_the_tools(poa_checkpoints, repo_root,
 
 def test_linear_probe_and_knn_tools(poa_checkpoints, repo_root, fashion_mnist,
                                     tmp_path):
-    config = FAMILIES['vit'][0]
+    # The config the checkpoint was trained with (the run dumped it; the
+    # fixture changed the heads with --cfg-options).
+    config = osp.join(osp.dirname(poa_checkpoints['vit']),
+                      osp.basename(FAMILIES['vit'][0]))
     common = [poa_checkpoints['vit'], '--subnets', 'min', 'max',
               '--train-dir', f'{fashion_mnist}/train', '--val-dir',
               f'{fashion_mnist}/test', '--out-dir', str(tmp_path)]
