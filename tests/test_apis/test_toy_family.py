@@ -24,6 +24,14 @@ class ToyElasticViT(ElasticViT):
 
 
 def test_toy_family_lists_extracts_and_writes_configs(tmp_path):
+    from mmengine.registry import DefaultScope
+
+    # Other tests may leave another default scope (mmseg) behind.
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        toy_family_round_trip(tmp_path)
+
+
+def toy_family_round_trip(tmp_path):
     backbone_cfg = dict(type='ToyElasticViT', arch='micro')
     rows = subnet_family(backbone_cfg)
     assert [r['subnet'] for r in rows][0] == '64x2' and len(rows) == 9

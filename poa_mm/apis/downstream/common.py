@@ -4,7 +4,7 @@ the weight-check hook and writing the file."""
 import os
 import os.path as osp
 import tempfile
-from typing import Optional
+from typing import Optional, Tuple
 
 from mmengine.config import Config
 
@@ -26,12 +26,19 @@ def family_spec(meta: dict) -> dict:
     return family.downstream_spec(meta['backbone_cfg'])
 
 
-def load_subnet(ckpt_path: str, data_root: str) -> dict:
-    """The metadata of an extracted checkpoint; the data root must exist."""
-    ckpt = load_subnet_checkpoint(ckpt_path)
+def open_subnet(ckpt_path: str, data_root: str, template: str,
+                templates) -> Tuple[str, str, dict, dict]:
+    """Checked inputs of a config writer: absolute checkpoint path and data
+    root, the extracted checkpoint's metadata and its family's
+    descriptor."""
+    if template not in templates:
+        raise ValueError(f'unknown template {template!r}; choose from '
+                         f'{sorted(templates)}')
+    ckpt_path = osp.abspath(ckpt_path)
+    meta = load_subnet_checkpoint(ckpt_path)['meta']
     if not osp.isdir(data_root):
         raise FileNotFoundError(f'data root not found: {data_root}')
-    return ckpt['meta']
+    return ckpt_path, osp.abspath(data_root), meta, family_spec(meta)
 
 
 def backbone_cfg(ckpt_path: str, meta: dict, spec: dict,

@@ -5,8 +5,8 @@ from typing import Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from .common import (add_weight_check, backbone_cfg, family_spec,
-                     load_subnet, optimizer_cfg)
+from .common import (add_weight_check, backbone_cfg, open_subnet,
+                     optimizer_cfg)
 
 # MMDetection's own configs, shipped inside the mmdet package.
 DET_TEMPLATES = {
@@ -34,13 +34,8 @@ def mmdet_config(ckpt_path: str, template: str, data_root: str,
     FPN. Paper optimiser (AdamW, wd 0.05, layer decay; 3x schedule of 36
     epochs) unless ``max_iters`` asks for an iteration-based run.
     """
-    if template not in DET_TEMPLATES:
-        raise ValueError(f'unknown template {template!r}; choose from '
-                         f'{sorted(DET_TEMPLATES)}')
-    ckpt_path = osp.abspath(ckpt_path)
-    meta = load_subnet(ckpt_path, data_root)
-    spec = family_spec(meta)
-    data_root = osp.abspath(data_root)
+    ckpt_path, data_root, meta, spec = open_subnet(ckpt_path, data_root,
+                                                   template, DET_TEMPLATES)
     train_ann = osp.join(data_root, 'annotations', 'instances_train.json')
     val_ann = osp.join(data_root, 'annotations', 'instances_val.json')
     for ann in (train_ann, val_ann):

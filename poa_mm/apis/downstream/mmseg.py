@@ -4,8 +4,8 @@ from typing import Optional
 
 from mmengine.config import Config
 
-from .common import (add_weight_check, backbone_cfg, family_spec,
-                     load_subnet, optimizer_cfg)
+from .common import (add_weight_check, backbone_cfg, open_subnet,
+                     optimizer_cfg)
 
 SEG_TEMPLATES = ('upernet', 'linear')
 
@@ -23,13 +23,8 @@ def mmseg_config(ckpt_path: str, template: str, data_root: str,
     ``classes.txt`` (one name per line, label = line index) is given or
     found in ``data_root``.
     """
-    if template not in SEG_TEMPLATES:
-        raise ValueError(f'unknown template {template!r}; choose from '
-                         f'{list(SEG_TEMPLATES)}')
-    ckpt_path = osp.abspath(ckpt_path)
-    meta = load_subnet(ckpt_path, data_root)
-    spec = family_spec(meta)
-    data_root = osp.abspath(data_root)
+    ckpt_path, data_root, meta, spec = open_subnet(ckpt_path, data_root,
+                                                   template, SEG_TEMPLATES)
     if classes_file is None and osp.isfile(osp.join(data_root,
                                                     'classes.txt')):
         classes_file = osp.join(data_root, 'classes.txt')
