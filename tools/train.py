@@ -122,7 +122,8 @@ def main(argv=None):
     if args.unsafe_load:
         print('warning: --unsafe-load: checkpoints are fully unpickled and '
               'can run code', file=sys.stderr)
-        os.environ['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'] = '1'
+        from poa_mm.apis.checkpoint import UNSAFE_LOAD_ENV
+        os.environ[UNSAFE_LOAD_ENV] = '1'
     else:
         # Runner checkpoints (numpy scalars, HistoryBuffer) load with
         # torch's weights_only=True default and our allowlist, nothing else.

@@ -1,5 +1,6 @@
 """POA: teacher, intact student and elastic student trained together."""
 import copy
+from contextlib import nullcontext
 from typing import Dict, List, Optional
 
 import torch
@@ -213,30 +214,21 @@ class POA(BaseSelfSupervisor):
     def loss(self, inputs: Dict[str, Tensor],
              data_samples: Optional[List[DataSample]] = None,
              **kwargs) -> Dict[str, Tensor]:
-        g, l, masks = (inputs['global_crops'], inputs['local_crops'],
-                       inputs['masks'])
-        # From the schedule only, never from this rank's masks: the iBOT
-        # Sinkhorn-Knopp all-reduces must run on every rank or on none.
-        ibot = bool(self.ibot_active)
         if self.split_backward and self.use_elastic and \
                 torch.distributed.is_initialized():
             raise RuntimeError(
                 'POA(split_backward=True) under DDP needs model_wrapper_cfg '
                 "= dict(type='POADistributedDataParallel', "
                 'find_unused_parameters=True)')
-        targets = self._teacher_targets(g, masks, ibot)
-        intact = self._student(self.backbone.search_space.intact, g, l,
-                               masks, ibot)
-        losses = self._branch_terms(inputs, targets, intact,
-                                    self.lambda_intact, ibot)
-        losses['loss_same_view'] = g.new_zeros(())
+        # The joint step is the two phases of the split one in one graph
+        # (the same-view targets are detached in both).
+        losses = self.split_loss(inputs, data_samples, 'intact')
+        losses['loss_same_view'] = inputs['global_crops'].new_zeros(())
         if self.use_elastic:
-            elastic = self._student(self._elastic_spec(), g, l, masks, ibot)
-            terms = self._branch_terms(inputs, targets, elastic,
-                                       1 - self.lambda_intact, ibot)
-            for key, value in terms.items():
+            for key, value in self.split_loss(inputs, data_samples,
+                                              'elastic').items():
                 losses[key] = losses[key] + value
-            losses['loss_same_view'] = self._same_view_term(intact, elastic)
+        self._split_cache = None
         return {k: losses[k] for k in ('loss_dino', 'loss_same_view',
                                        'loss_ibot', 'loss_koleo')}
 
@@ -251,6 +243,8 @@ class POA(BaseSelfSupervisor):
         same-view loss."""
         g, l, masks = (inputs['global_crops'], inputs['local_crops'],
                        inputs['masks'])
+        # From the schedule only, never from this rank's masks: the iBOT
+        # Sinkhorn-Knopp all-reduces must run on every rank or on none.
         ibot = bool(self.ibot_active)
         if phase == 'intact':
             targets = self._teacher_targets(g, masks, ibot)
@@ -292,7 +286,6 @@ def split_train_step(model: POA, forward, data, optim_wrapper) -> dict:
     """POA's split-backward step. ``forward`` is the model or its DDP
     wrapper: the intact phase runs under its ``no_sync`` so that the
     gradients are all-reduced once, after the elastic phase."""
-    from contextlib import nullcontext
     no_sync = getattr(forward, 'no_sync', None)
     with optim_wrapper.optim_context(model):
         data = model.data_preprocessor(data, True)
