@@ -10,9 +10,7 @@ from typing import Optional, Sequence, Tuple
 from mmengine.config import Config
 from torch.utils.data import DataLoader
 
-from .knn import build_folder_loader, folder_classes
-
-DEFAULT_PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+from .knn import DEFAULT_PIPELINE, folder_classes, folder_pair_loaders
 
 
 def load_poa_model(cfg: Config, checkpoint: Optional[str] = None):
@@ -46,13 +44,12 @@ def labelled_loaders(cfg: Config, train_dir: Optional[str] = None,
                                     'found')
     pipeline = knn_cfg.get('pipeline', DEFAULT_PIPELINE)
     batch_size = batch_size or knn_cfg.get('batch_size', 256)
-    train = build_folder_loader(train_dir, pipeline, batch_size, num_workers)
+    train, val = folder_pair_loaders(train_dir, val_dir, pipeline, batch_size,
+                                     num_workers)
     classes = folder_classes(train)
     if len(classes) < 2:
         print(f'warning: {train_dir} has {len(classes)} class; accuracy is '
               'meaningless', file=sys.stderr)
-    val = build_folder_loader(val_dir, pipeline, batch_size, num_workers,
-                              classes)
     return train, val
 
 

@@ -45,6 +45,21 @@ def folder_classes(loader: DataLoader) -> List[str]:
     return list(loader.dataset.metainfo['classes'])
 
 
+DEFAULT_PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+
+
+def folder_pair_loaders(train_dir: str, val_dir: str,
+                        pipeline: Sequence[dict] = DEFAULT_PIPELINE,
+                        batch_size: int = 256, num_workers: int = 0
+                        ) -> Tuple[DataLoader, DataLoader]:
+    """Loaders of a labelled train/val folder pair, the val labels mapped
+    to the training classes by name."""
+    train = build_folder_loader(train_dir, pipeline, batch_size, num_workers)
+    val = build_folder_loader(val_dir, pipeline, batch_size, num_workers,
+                              folder_classes(train))
+    return train, val
+
+
 @torch.no_grad()
 def extract_features(model, spec: SubnetSpec,
                      loader: DataLoader) -> Tuple[Tensor, Tensor]:

@@ -48,8 +48,7 @@ class FamilyKNNHook(Hook):
         self.interval, self.k, self.temperature = interval, k, temperature
         self.dirs = (train_dir, val_dir)
         self.subnets = list(subnets) if subnets else None
-        self.pipeline = list(pipeline or [
-            dict(type='LoadImageFromFile'), dict(type='PackInputs')])
+        self.pipeline = pipeline
         self.batch_size = batch_size
         self.drop_warning = drop_warning
         self.skip_missing = skip_missing
@@ -67,12 +66,10 @@ class FamilyKNNHook(Hook):
             self.interval = 0
             return
         if is_main_process():
-            from poa_mm.apis.knn import build_folder_loader, folder_classes
-            train = build_folder_loader(self.dirs[0], self.pipeline,
-                                        self.batch_size)
-            self.loaders = (train, build_folder_loader(
-                self.dirs[1], self.pipeline, self.batch_size,
-                classes=folder_classes(train)))
+            from poa_mm.apis.knn import DEFAULT_PIPELINE, folder_pair_loaders
+            self.loaders = folder_pair_loaders(
+                *self.dirs, self.pipeline or DEFAULT_PIPELINE,
+                self.batch_size)
 
     def specs(self, model):
         space = model.backbone.search_space
