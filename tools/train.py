@@ -72,9 +72,27 @@ def init_cpu_distributed(launcher: str, timeout_s: float = 300) -> None:
         backend='gloo', timeout=datetime.timedelta(seconds=timeout_s))
 
 
+def read_config(path: str) -> Config:
+    """``Config.fromfile`` with one-line errors (``ValueError``)."""
+    if not osp.isfile(path):
+        raise ValueError(f'config not found: {path}')
+    try:
+        return Config.fromfile(path)
+    except Exception as e:  # syntax errors, bad _base_, failed imports
+        detail = str(e).strip().splitlines()
+        raise ValueError(f'cannot read config {path}: {type(e).__name__}: '
+                         f'{detail[-1] if detail else ""}') from e
+
+
 def build_config(args) -> Config:
-    cfg = Config.fromfile(args.config)
+    """The config with the command line applied; ``ValueError`` (one line)
+    for an unreadable config or a ``--cfg-options`` key nothing reads."""
+    from poa_mm.apis.config_check import check_cfg_options
+    cfg = read_config(args.config)
     if args.cfg_options is not None:
+        error = check_cfg_options(cfg, args.cfg_options)
+        if error:
+            raise ValueError(error)
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
@@ -129,9 +147,13 @@ def main(argv=None):
         # torch's weights_only=True default and our allowlist, nothing else.
         from poa_mm.apis.checkpoint import allow_runner_checkpoints
         allow_runner_checkpoints()
-    cfg = build_config(args)
-    error = check_resume(args, cfg.work_dir) or check_same_supernet(
-        cfg, args.unsafe_load)
+    try:
+        cfg = build_config(args)
+    except ValueError as e:
+        sys.exit(f'error: {e}')
+    from poa_mm.apis.config_check import check_data_roots
+    error = check_data_roots(cfg) or check_resume(
+        args, cfg.work_dir) or check_same_supernet(cfg, args.unsafe_load)
     if error:
         sys.exit(f'error: {error}')
     if args.launcher != 'none' and not torch.cuda.is_available() \

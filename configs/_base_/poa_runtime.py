@@ -8,7 +8,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
-        type='CheckpointHook', interval=1000, by_epoch=False,
+        type='AtomicCheckpointHook', interval=1000, by_epoch=False,
         max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )

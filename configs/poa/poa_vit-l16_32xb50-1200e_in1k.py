@@ -103,7 +103,8 @@ custom_hooks = [
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     checkpoint=dict(
-        type='CheckpointHook', interval=10 * iters_per_epoch, by_epoch=False,
+        type='AtomicCheckpointHook', interval=10 * iters_per_epoch,
+        by_epoch=False,
         max_keep_ckpts=3))
 env_cfg = dict(dist_cfg=dict(backend='nccl'))
 

@@ -97,7 +97,7 @@ custom_hooks = [
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=25),
-    checkpoint=dict(type='CheckpointHook', interval=250, by_epoch=False))
+    checkpoint=dict(type='AtomicCheckpointHook', interval=250, by_epoch=False))
 
 # k-NN evaluation (tools/knn_eval.py): folders and pipeline.
 knn_cfg = dict(

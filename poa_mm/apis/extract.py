@@ -108,7 +108,7 @@ def write_atomic(out: str, write: Callable[[str], None],
                               'it')
     folder = osp.dirname(osp.abspath(out))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.extract-',
+    fd, tmp = tempfile.mkstemp(prefix='.partial-',
                                suffix=osp.splitext(out)[1], dir=folder)
     os.close(fd)
     try:

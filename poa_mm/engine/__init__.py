@@ -1,3 +1,4 @@
+from .checkpoint_hook import AtomicCheckpointHook
 from .downstream import (
                          BackboneLayerDecayOptimWrapperConstructor,
                          PretrainedBackboneCheckHook,
@@ -12,6 +13,7 @@ from .optimizers import (NonFiniteLossError, POAOptimWrapper,
 from .subnet_sampler import SubnetSampler
 
 __all__ = [
+    'AtomicCheckpointHook',
     'BackboneLayerDecayOptimWrapperConstructor', 'PretrainedBackboneCheckHook',
     'ElasticSamplingHook', 'POAScheduleHook', 'cosine_schedule', 'scaled_lr',
     'BF16AutocastOptimWrapper', 'NonFiniteLossError', 'POAOptimWrapper',

@@ -1,0 +1,126 @@
+"""One-line answers for configs that would fail (or silently do nothing)
+deep inside the Runner: ``--cfg-options`` keys that nothing reads, and data
+folders that do not exist."""
+import difflib
+import importlib
+import inspect
+import os.path as osp
+from typing import Iterable, List, Optional
+
+from mmengine.registry import Registry
+from mmengine.runner import Runner
+
+# Top-level keys Runner.from_cfg reads beyond Runner.__init__'s arguments.
+RUNNER_CFG_KEYS = ('model_wrapper_cfg', 'find_unused_parameters',
+                   'auto_scale_lr', 'compile', 'custom_imports')
+
+
+def _registries(scope: str) -> List[Registry]:
+    names = ['mmpretrain', 'mmengine']
+    if scope and scope not in names:
+        names.insert(0, scope)
+    found = []
+    for name in names:
+        try:
+            module = importlib.import_module(f'{name}.registry')
+        except ImportError:
+            continue
+        found += [v for v in vars(module).values() if isinstance(v, Registry)]
+    return found
+
+
+def _accepted_args(type_, scope: str) -> Optional[Iterable[str]]:
+    """Keyword arguments the class named by ``type_`` takes, or None when
+    it takes any (``**kwargs``) or cannot be found."""
+    cls = type_
+    if isinstance(type_, str):
+        name = type_.split('.')[-1]
+        cls = None
+        for registry in _registries(scope):
+            cls = registry.get(name)
+            if cls is not None:
+                break
+    if not callable(cls):
+        return None
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params]
+
+
+def _unknown(key: str, where: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(key.split('.')[-1], list(choices), 1)
+    hint = f'; did you mean {close[0]!r}?' if close else ''
+    return f'--cfg-options {key}: {where}{hint}'
+
+
+def check_cfg_options(cfg, options: dict) -> Optional[str]:
+    """Why a ``--cfg-options`` key would be ignored or fail (one line), or
+    None.
+
+    A key must name a setting of the config, or a new argument that the
+    class of its (typed) parent dict accepts, or a new top-level setting the
+    Runner reads. List items are addressed by index and must exist. Keys
+    under dicts without a ``type`` (``default_hooks``, ``env_cfg``) and
+    classes that take ``**kwargs`` cannot be checked and pass.
+    """
+    scope = cfg.get('default_scope') or 'mmpretrain'
+    runner_keys = set(inspect.signature(Runner).parameters) | set(
+        RUNNER_CFG_KEYS)
+    for key in options:
+        node, path = cfg._cfg_dict, []
+        for part in key.split('.'):
+            where = '.'.join(path) or 'the config'
+            if isinstance(node, (list, tuple)):
+                if not part.isdigit() or int(part) >= len(node):
+                    return (f'--cfg-options {key}: {where} is a list of '
+                            f'{len(node)} items; {part!r} is not one of its '
+                            'indices')
+                node = node[int(part)]
+            elif isinstance(node, dict):
+                if part not in node:
+                    accepted = (runner_keys if not path else
+                                _accepted_args(node.get('type'), scope)
+                                if 'type' in node else None)
+                    if accepted is not None and part not in accepted:
+                        choices = set(node) | set(accepted)
+                        return _unknown(key, f'no setting {part!r} in '
+                                        f'{where}', choices)
+                    break  # a new, accepted key: nothing below to check
+                node = node[part]
+            else:
+                return (f'--cfg-options {key}: {where} is a '
+                        f'{type(node).__name__}, not a dict or list')
+            path.append(part)
+    return None
+
+
+def check_data_roots(cfg) -> Optional[str]:
+    """Why the training data cannot be read (one line): a ``data_root``
+    (and its ``data_prefix`` folder) of the training dataset that does not
+    exist, or None."""
+    dataset = (cfg.get('train_dataloader') or {}).get('dataset') or {}
+    while 'dataset' in dataset:  # wrappers: RepeatDataset, ...
+        dataset = dataset['dataset']
+    root = dataset.get('data_root')
+    if not root:
+        return None
+    if not osp.isdir(root):
+        return (f'train_dataloader.dataset.data_root {root!r} is not a '
+                'folder; prepare the data (README "Data") or set it with '
+                '--cfg-options train_dataloader.dataset.data_root=PATH')
+    prefix = dataset.get('data_prefix')
+    if isinstance(prefix, dict):
+        prefix = prefix.get('img_path') or prefix.get('img')
+    if isinstance(prefix, str) and prefix and '://' not in prefix:
+        folder = osp.join(root, prefix)
+        if not osp.exists(folder):
+            return (f'train_dataloader.dataset: {folder!r} does not exist '
+                    f'(data_root {root!r}, data_prefix {prefix!r})')
+    return None
+
+
+__all__ = ['check_cfg_options', 'check_data_roots']

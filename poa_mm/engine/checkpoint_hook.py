@@ -1,0 +1,73 @@
+"""A ``CheckpointHook`` that never leaves a partial checkpoint behind."""
+import os.path as osp
+from contextlib import contextmanager
+
+from mmengine.dist import is_main_process
+from mmengine.hooks import CheckpointHook
+from mmpretrain.registry import HOOKS
+
+from ..apis.extract import write_atomic
+
+
+@contextmanager
+def atomic_runner_saves(runner):
+    """Make ``runner.save_checkpoint`` write a temporary file next to the
+    checkpoint and rename it into place (local folders on the main process;
+    elsewhere the runner's own save)."""
+    save = runner.save_checkpoint
+    patched = 'save_checkpoint' in vars(runner)
+
+    def atomic_save(out_dir, filename, *args, **kwargs):
+        if '://' in str(out_dir) or not is_main_process():
+            return save(out_dir, filename, *args, **kwargs)
+        write_atomic(
+            osp.join(out_dir, filename),
+            lambda tmp: save(out_dir, osp.basename(tmp), *args, **kwargs),
+            overwrite=True)
+
+    runner.save_checkpoint = atomic_save
+    try:
+        yield
+    finally:
+        if patched:
+            runner.save_checkpoint = save
+        else:
+            del runner.save_checkpoint  # back to the class's method
+
+
+@HOOKS.register_module()
+class AtomicCheckpointHook(CheckpointHook):
+    """MMEngine's ``CheckpointHook`` with two guarantees for long runs.
+
+    - A kill during a save leaves the previous ``iter_N.pth`` files and
+      ``last_checkpoint`` as they were: the new file is written under a
+      temporary name and renamed into place.
+    - ``max_keep_ckpts`` removes the oldest checkpoint only after the new one
+      is complete (MMEngine removes it first), so a failed save never leaves
+      fewer good checkpoints than asked for.
+
+    Same arguments as :class:`mmengine.hooks.CheckpointHook`.
+    """
+
+    def _save_checkpoint_with_step(self, runner, step, meta):
+        expired = None
+        if self.max_keep_ckpts > 0 and (not self.keep_ckpt_ids
+                                        or self.keep_ckpt_ids[-1] != step):
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                expired = self.keep_ckpt_ids.popleft()
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info('keep_ckpt_ids',
+                                           list(self.keep_ckpt_ids))
+        keep, self.max_keep_ckpts = self.max_keep_ckpts, -1
+        try:
+            with atomic_runner_saves(runner):
+                super()._save_checkpoint_with_step(runner, step, meta)
+        finally:
+            self.max_keep_ckpts = keep
+        if expired is not None and is_main_process():
+            path = self.file_backend.join_path(
+                self.out_dir, self.filename_tmpl.format(expired))
+            if self.file_backend.isfile(path):
+                self.file_backend.remove(path)
+            elif self.file_backend.isdir(path):
+                self.file_backend.rmtree(path)
