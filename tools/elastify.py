@@ -2,12 +2,15 @@
 network is the given model (student = teacher = it, heads new):
 
     python tools/elastify.py vit.pth --format mmpretrain|timm|dinov2 \
-        --config configs/poa/poa_vit-l16_32xb50-1200e_in1k.py --out init.pth
+        --config configs/poa/poa_vit-l16_32xb50-1200e_in1k.py \
+        --data data/imagenet/train --out init.pth
     python tools/train.py CONFIG --cfg-options load_from=init.pth
 
 The source must have the supernet's width, depth and patch size (a position
-embedding for another grid is resized; register tokens are refused).
-Importance reordering and the continued-training recipe are not built yet.
+embedding for another grid is resized; register tokens are refused). Heads,
+FFN units and residual channels are put in order of importance on a few
+batches of --data (``DIR/<class>/<image>``), so that small sub-networks keep
+the most important parts; --no-reorder skips it.
 """
 import argparse
 import os.path as osp
@@ -24,14 +27,23 @@ def main(argv=None):
                    choices=['mmpretrain', 'timm', 'dinov2'])
     p.add_argument('--config', required=True, help='a POA config')
     p.add_argument('--out', required=True)
+    p.add_argument('--data', help='image folder for the importance order')
+    p.add_argument('--batches', type=int, default=4,
+                   help='batches of --data scored (default 4)')
+    p.add_argument('--no-reorder', action='store_true',
+                   help='keep the source order of heads, units, channels')
     p.add_argument('--overwrite', action='store_true')
     args = p.parse_args(argv)
     if osp.abspath(args.out) == osp.abspath(args.source):
         sys.exit('error: --out must not be the source checkpoint')
+    if not args.no_reorder and not args.data:
+        sys.exit('error: give --data DIR (images to score importance on) '
+                 'or --no-reorder')
     from poa_mm.apis.elastify import elastify
     from poa_mm.apis.extract import save_atomic
     try:
-        ckpt = elastify(args.source, args.format, args.config)
+        ckpt = elastify(args.source, args.format, args.config,
+                        None if args.no_reorder else args.data, args.batches)
         save_atomic(ckpt, args.out, overwrite=args.overwrite)
     except (ValueError, FileNotFoundError, OSError) as e:
         sys.exit(f'error: {e}')

@@ -2,7 +2,7 @@
 DINOv2 layout) as the initialisation of a POA run whose intact network is
 that model."""
 import os.path as osp
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 from mmengine.config import Config
@@ -56,11 +56,48 @@ def standard_vit_state(weights: Dict[str, Tensor],
     return vit_state_dict_from_timm(state)
 
 
-def elastify(source: str, fmt: str, config: str) -> dict:
+def importance_scores(model, folder: str, batches: int = 4,
+                      batch_size: int = 64) -> dict:
+    """Importance of the residual channels, heads and FFN units of
+    ``model``'s intact ViT (:func:`~poa_mm.elastic.vit_reorder.
+    vit_importance`) on ``batches`` batches of the labelled image folder
+    ``folder`` (``folder/<class>/<image>``, the config's preprocessing)."""
+    from mmpretrain.registry import MODELS
+
+    from poa_mm.elastic.vit_reorder import vit_importance
+
+    from .knn import DEFAULT_PIPELINE, build_folder_loader
+    if batches < 1:
+        raise ValueError(f'--batches must be at least 1, got {batches}')
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'image folder not found: {folder}')
+    backbone = model.backbone
+    cfg, state = backbone.export_subnet(backbone.search_space.intact)
+    vit = MODELS.build(cfg)
+    vit.load_state_dict(state, strict=True)
+    loader = build_folder_loader(folder, DEFAULT_PIPELINE, batch_size)
+
+    def images():
+        for i, batch in enumerate(loader):
+            if i == batches:
+                return
+            yield model.data_preprocessor(batch, False)['inputs']
+
+    return vit_importance(vit, images(), backbone.head_dims)
+
+
+def elastify(source: str, fmt: str, config: str,
+             reorder_folder: Optional[str] = None, batches: int = 4) -> dict:
     """A POA checkpoint (``state_dict`` + plain ``poa_mm`` metadata) whose
     student and teacher backbones are the source ViT (the supernet's intact
     network computes it exactly) and whose heads are freshly initialised.
-    ``tools/train.py`` starts from it with ``load_from``."""
+    ``tools/train.py`` starts from it with ``load_from``.
+
+    With ``reorder_folder``, heads, FFN units and residual channels are
+    first put in order of importance on ``batches`` batches of its images
+    (:func:`importance_scores`), so that prefix-sliced sub-networks keep the
+    most important parts; the intact network's output features are then
+    the source's in that channel order."""
     import poa_mm  # noqa: F401
     from mmpretrain.registry import MODELS
     cfg = Config.fromfile(config)
@@ -72,9 +109,22 @@ def elastify(source: str, fmt: str, config: str) -> dict:
     state = standard_vit_state(read_weights(source), fmt, source)
     model.backbone.load_state_dict(
         model.backbone.import_standard_vit(state, source), strict=True)
+    meta = dict(elastified_from=osp.abspath(source), format=fmt,
+                reordered=reorder_folder is not None)
+    if reorder_folder is not None:
+        from poa_mm.elastic.vit_reorder import (order_from_importance,
+                                                permute_vit_state_dict)
+        order = order_from_importance(
+            importance_scores(model, reorder_folder, batches))
+        model.backbone.load_state_dict(permute_vit_state_dict(
+            model.backbone.state_dict(), order, model.backbone.head_dims))
+        meta.update(importance_folder=osp.abspath(reorder_folder),
+                    importance_batches=batches,
+                    # intact feature c = source feature channel_order[c]
+                    channel_order=order.channels.tolist())
     model.reset_teacher()
     return dict(
         state_dict=model.state_dict(),
-        meta=dict(elastified_from=osp.abspath(source), format=fmt),
+        meta=meta,
         poa_mm=dict(model_type=str(cfg.model.type),
                     backbone_cfg=cfg.model.backbone.to_dict()))

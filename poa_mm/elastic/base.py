@@ -23,6 +23,8 @@ CONTRACT = {
     'get_layer_depth': 'layer-wise lr decay depth of a parameter',
     'max_out_channels': "the intact network's feature width (property)",
     'out_channels': "the active sub-network's feature width (property)",
+    'small_supernet': 'constructor arguments of a CPU-sized supernet of the '
+    'family (class attribute; contract tests and smoke runs build it)',
 }
 
 

@@ -13,7 +13,8 @@ from mmpretrain.registry import MODELS
 from torch import Tensor
 
 from .base import ElasticBackboneMixin
-from .search_space import SearchSpace, evenly_spaced_indices
+from .search_space import (SearchSpace, block_renumbering,
+                           evenly_spaced_indices)
 from .slicing import input_scale, slice_channels, slice_linear
 from .spec import SubnetSpec
 
@@ -69,14 +70,13 @@ def resnet_search_space(widths, stage_depths, elastic_stages, presets=None,
     return SearchSpace(widths, [list(c) for c in choices], sampling, presets)
 
 
-class ElasticBottleneck(nn.Module):
-    """A bottleneck whose mid width is elastic (prefix slice, POA scale)."""
+class GNBottleneck(nn.Module):
+    """1x1 -> 3x3 (strided) -> 1x1 bottleneck with GroupNorm."""
 
-    def __init__(self, in_channels, mid_channels, out_channels, stride,
-                 num_groups):
+    def __init__(self, in_channels: int, mid_channels: int,
+                 out_channels: int, stride: int, num_groups: int):
         super().__init__()
         self.num_groups = num_groups
-        self.stride = stride
         self.conv1 = nn.Conv2d(in_channels, mid_channels, 1, bias=False)
         self.gn1 = nn.GroupNorm(num_groups, mid_channels)
         self.conv2 = nn.Conv2d(mid_channels, mid_channels, 3, stride, 1,
@@ -84,11 +84,24 @@ class ElasticBottleneck(nn.Module):
         self.gn2 = nn.GroupNorm(num_groups, mid_channels)
         self.conv3 = nn.Conv2d(mid_channels, out_channels, 1, bias=False)
         self.gn3 = nn.GroupNorm(num_groups, out_channels)
+        self.stride = stride
         self.downsample = None
         if stride != 1 or in_channels != out_channels:
             self.downsample = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
                 nn.GroupNorm(num_groups, out_channels))
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = F.relu(self.gn1(self.conv1(x)))
+        out = F.relu(self.gn2(self.conv2(out)))
+        out = self.gn3(self.conv3(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return F.relu(out + identity)
+
+
+class ElasticBottleneck(GNBottleneck):
+    """A bottleneck whose mid width is elastic (prefix slice, POA scale):
+    the parameters of :class:`GNBottleneck`, sliced in ``forward``."""
 
     def _p(self, name: str, g: BlockSlice) -> Tensor:
         return RESNET_BLOCK_RULES[name](self.get_parameter(name), g)
@@ -146,6 +159,7 @@ class ElasticResNet(ElasticBackboneMixin, BaseBackbone):
                                                                (2, 2)),
             sample_scale=2),
     }
+    small_supernet = dict(arch='tiny')
 
     def __init__(self,
                  arch='paper',
@@ -203,15 +217,8 @@ class ElasticResNet(ElasticBackboneMixin, BaseBackbone):
     def set_subnet(self, spec) -> SubnetSpec:
         spec = self.search_space.resolve(spec)
         self.active_subnet = spec
-        self._blocks = [
-            evenly_spaced_indices(n, d)
-            for n, d in zip(self.stage_blocks, self.stage_depths(spec))
-        ]
-        self._geometry = [
-            BlockSlice(spec.width * 2**i,
-                       input_scale(self.max_width, spec.width))
-            for i in range(len(self.stage_blocks))
-        ]
+        self._geometry, self._blocks = resnet_geometry(
+            spec, self.stage_blocks, self.stage_depths(spec), self.max_width)
         return spec
 
     @property
@@ -362,15 +369,27 @@ class ElasticResNet(ElasticBackboneMixin, BaseBackbone):
                                              self.max_width)
 
 
+def resnet_geometry(spec: SubnetSpec, stage_blocks, depths, max_width: int
+                    ) -> Tuple[List[BlockSlice], List[List[int]]]:
+    """The active geometry of a sub-network, for both the elastic forward
+    (``set_subnet``) and the export: each stage's slice (mid channels, input
+    scale) and its kept blocks' indices."""
+    scale = input_scale(max_width, spec.width)
+    geometry = [
+        BlockSlice(spec.width * 2**i, scale) for i in range(len(stage_blocks))
+    ]
+    blocks = [
+        evenly_spaced_indices(n, d) for n, d in zip(stage_blocks, depths)
+    ]
+    return geometry, blocks
+
+
 def export_resnet_state_dict(state_dict: Dict[str, Tensor], spec: SubnetSpec,
                              stage_blocks, depths,
                              max_width: int) -> Dict[str, Tensor]:
     """Slice an ElasticResNet state dict to a standard GN ResNet's."""
-    keep = [{
-        old: new
-        for new, old in enumerate(evenly_spaced_indices(n, d))
-    } for n, d in zip(stage_blocks, depths)]
-    scale = input_scale(max_width, spec.width)
+    geometry, _ = resnet_geometry(spec, stage_blocks, depths, max_width)
+    keep = [block_renumbering(n, d) for n, d in zip(stage_blocks, depths)]
     out = {}
     for name, tensor in state_dict.items():
         if name == 'mask_token':
@@ -380,9 +399,8 @@ def export_resnet_state_dict(state_dict: Dict[str, Tensor], spec: SubnetSpec,
             stage = int(layer[len('layer'):]) - 1
             if int(block) not in keep[stage]:
                 continue
-            g = BlockSlice(spec.width * 2**stage, scale)
             out[f'{layer}.{keep[stage][int(block)]}.{local}'] = \
-                RESNET_BLOCK_RULES[local](tensor, g).clone()
+                RESNET_BLOCK_RULES[local](tensor, geometry[stage]).clone()
         else:
             out[name] = tensor.clone()
     return out

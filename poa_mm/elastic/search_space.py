@@ -20,6 +20,15 @@ def evenly_spaced_indices(max_depth: int, depth: int) -> List[int]:
     return [(max_depth - 1) * j // (depth - 1) for j in range(depth)]
 
 
+def block_renumbering(max_depth: int, depth: int) -> Dict[int, int]:
+    """``{supernet block index: exported block index}`` of the blocks kept
+    at ``depth`` (every exporter renames its blocks with it)."""
+    return {
+        old: new
+        for new, old in enumerate(evenly_spaced_indices(max_depth, depth))
+    }
+
+
 class SearchSpace:
     """The sub-networks of an elastic supernet.
 

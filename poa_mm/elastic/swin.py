@@ -15,7 +15,8 @@ from mmpretrain.registry import MODELS
 from torch import Tensor
 
 from .base import ElasticBackboneMixin
-from .search_space import SearchSpace, evenly_spaced_indices, grid_search_space
+from .search_space import (SearchSpace, block_renumbering,
+                           evenly_spaced_indices, grid_search_space)
 from .slicing import (
     input_scale,
     slice_channels,
@@ -117,6 +118,8 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
             widths=(16, 24, 32), stage3_depths=tuple(range(2, 7)),
             sample_scale=2),
     }
+    # 56 px: 14x14 patches, so stages 1-2 use real shifted windows.
+    small_supernet = dict(arch='tiny', img_size=56)
     elastic_stage = 2
 
     def __init__(self,
@@ -181,15 +184,9 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
     def set_subnet(self, spec) -> SubnetSpec:
         spec = self.search_space.resolve(spec)
         self.active_subnet = spec
-        self._blocks = [
-            evenly_spaced_indices(n, d)
-            for n, d in zip(self.depths, self.stage_depths(spec))
-        ]
-        scale = input_scale(self.embed_dims, spec.width)
-        self._geometry = [
-            SwinSlice(spec.width * 2**s, spec.width * 2**s // self.head_dims,
-                      scale) for s in range(len(self.depths))
-        ]
+        self._geometry, self._blocks = swin_geometry(
+            spec, self.depths, self.stage_depths(spec), self.embed_dims,
+            self.head_dims)
         return spec
 
     @property
@@ -422,20 +419,28 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
                                            out_indices)
 
 
-def export_swin_state_dict(state_dict: Dict[str, Tensor], spec: SubnetSpec,
-                           max_depths, depths, max_width: int,
-                           head_dims: int, out_indices=(3, )
-                           ) -> Dict[str, Tensor]:
-    """Slice an ElasticSwin state dict to a stock SwinTransformer's."""
+def swin_geometry(spec: SubnetSpec, max_depths, depths, max_width: int,
+                  head_dims: int) -> Tuple[List[SwinSlice], List[List[int]]]:
+    """The active geometry of a sub-network, for both the elastic forward
+    (``set_subnet``) and the export: each stage's slice (width, heads, input
+    scale) and its kept blocks' indices."""
     scale = input_scale(max_width, spec.width)
     geometry = [
         SwinSlice(spec.width * 2**s, spec.width * 2**s // head_dims, scale)
         for s in range(len(max_depths))
     ]
-    keep = [{
-        old: new
-        for new, old in enumerate(evenly_spaced_indices(n, d))
-    } for n, d in zip(max_depths, depths)]
+    blocks = [evenly_spaced_indices(n, d) for n, d in zip(max_depths, depths)]
+    return geometry, blocks
+
+
+def export_swin_state_dict(state_dict: Dict[str, Tensor], spec: SubnetSpec,
+                           max_depths, depths, max_width: int,
+                           head_dims: int, out_indices=(3, )
+                           ) -> Dict[str, Tensor]:
+    """Slice an ElasticSwin state dict to a stock SwinTransformer's."""
+    geometry, _ = swin_geometry(spec, max_depths, depths, max_width,
+                                head_dims)
+    keep = [block_renumbering(n, d) for n, d in zip(max_depths, depths)]
     out = {}
     for name, tensor in state_dict.items():
         if name == 'mask_token':

@@ -1,6 +1,6 @@
 """ElasticViT: a Vision Transformer supernet whose sub-networks are stock
 ``mmpretrain.VisionTransformer`` models."""
-from typing import Callable, Dict, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 import torch
@@ -13,7 +13,8 @@ from mmpretrain.registry import MODELS
 from torch import Tensor
 
 from .base import ElasticBackboneMixin
-from .search_space import SearchSpace, evenly_spaced_indices, grid_search_space
+from .search_space import (SearchSpace, block_renumbering,
+                           evenly_spaced_indices, grid_search_space)
 from .slicing import (
     input_scale,
     slice_channels,
@@ -269,6 +270,7 @@ class ElasticViT(ElasticBackboneMixin, BaseBackbone):
             patch_size=4, widths=[64, 96, 128], depths=[2, 3, 4],
             sample_scale=3),
     }
+    small_supernet = dict(arch='tiny')
     arch_zoo['l'] = arch_zoo['large']
     arch_zoo['b'] = arch_zoo['base']
     OUT_TYPES = ('cls_token', 'raw', 'featmap')
@@ -374,10 +376,8 @@ class ElasticViT(ElasticBackboneMixin, BaseBackbone):
         """Activate a sub-network (spec, spec string or preset name)."""
         spec = self.search_space.resolve(spec)
         self.active_subnet = spec
-        self._block_ids = evenly_spaced_indices(self.num_layers, spec.depth)
-        width = spec.width
-        self._geometry = ViTSlice(width, width * self.mlp_ratio,
-                                  input_scale(self.embed_dims, width))
+        self._geometry, self._block_ids = vit_geometry(
+            spec, self.embed_dims, self.num_layers, self.mlp_ratio)
         return spec
 
     @property
@@ -683,6 +683,16 @@ def vit_state_dict_from_timm(
                    {v: k for k, v in TIMM_TOP_NAMES.items()})
 
 
+def vit_geometry(spec: SubnetSpec, max_width: int, max_depth: int,
+                 mlp_ratio: int = 4) -> Tuple[ViTSlice, List[int]]:
+    """The active geometry of a sub-network, for both the elastic forward
+    (``set_subnet``) and the export: the slice every kept block uses and the
+    kept blocks' indices."""
+    geometry = ViTSlice(spec.width, spec.width * mlp_ratio,
+                        input_scale(max_width, spec.width))
+    return geometry, evenly_spaced_indices(max_depth, spec.depth)
+
+
 def export_vit_state_dict(state_dict: Dict[str, Tensor], spec: SubnetSpec,
                           max_width: int, max_depth: int,
                           mlp_ratio: int = 4) -> Dict[str, Tensor]:
@@ -691,12 +701,8 @@ def export_vit_state_dict(state_dict: Dict[str, Tensor], spec: SubnetSpec,
     Blocks not kept are dropped and the kept ones renumbered; the mask token
     (pre-training only) is dropped. Pure function: tensors in, tensors out.
     """
-    geometry = ViTSlice(spec.width, spec.width * mlp_ratio,
-                        input_scale(max_width, spec.width))
-    new_index = {
-        old: new
-        for new, old in enumerate(evenly_spaced_indices(max_depth, spec.depth))
-    }
+    geometry, _ = vit_geometry(spec, max_width, max_depth, mlp_ratio)
+    new_index = block_renumbering(max_depth, spec.depth)
     out = {}
     for name, tensor in state_dict.items():
         if name == 'mask_token':

@@ -108,3 +108,70 @@ def test_position_embedding_of_another_grid_is_resized(tmp_path, repo_root):
     save_file({k: v.contiguous() for k, v in src.state_dict().items()}, path)
     ckpt = elastify(str(path), 'dinov2', f'{repo_root}/{CONFIG}')
     assert ckpt['state_dict']['backbone.pos_embed'].shape == (1, 50, 192)
+
+
+# ------------------------------------------------------ importance order
+def stock_vit(seed=0, layer_scale=0.1):
+    vit = MODELS.build(dict(
+        type='mmpretrain.VisionTransformer',
+        arch=dict(embed_dims=192, num_layers=6, num_heads=6,
+                  feedforward_channels=768),
+        img_size=28, patch_size=4, layer_scale_init_value=layer_scale,
+        norm_cfg=dict(type='LN', eps=1e-6), out_type='raw'))
+    randomise(vit, seed)
+    vit.eval()
+    return vit
+
+
+def test_permutations_preserve_the_function():
+    """Random head and FFN orders: every token unchanged; a random channel
+    order: every token permuted the same way (1e-5)."""
+    from poa_mm.elastic.vit_reorder import ViTOrder, permute_vit_state_dict
+    src = stock_vit()
+    g = torch.Generator().manual_seed(3)
+    order = ViTOrder(torch.randperm(192, generator=g),
+                     [torch.randperm(6, generator=g) for _ in range(6)],
+                     [torch.randperm(768, generator=g) for _ in range(6)])
+    moved = stock_vit(seed=1)
+    moved.load_state_dict(permute_vit_state_dict(src.state_dict(), order, 32))
+    x = torch.randn(2, 3, 28, 28)
+    with torch.no_grad():
+        expected, got = src(x)[0], moved(x)[0]
+    assert (got - expected[..., order.channels]).abs().max() <= TOL
+    assert not torch.allclose(got, expected, atol=1e-3)
+    same_channels = order._replace(channels=torch.arange(192))
+    moved.load_state_dict(
+        permute_vit_state_dict(src.state_dict(), same_channels, 32))
+    with torch.no_grad():
+        assert (moved(x)[0] - expected).abs().max() <= TOL
+
+
+def test_reorder_puts_the_most_important_first(tmp_path, repo_root,
+                                               fashion_mnist):
+    src = stock_vit(layer_scale=1.0)
+    path = tmp_path / 'src.pth'
+    torch.save(src.state_dict(), path)
+    folder = f'{fashion_mnist}/train'
+    ckpt = elastify(str(path), 'mmpretrain', f'{repo_root}/{CONFIG}',
+                    reorder_folder=folder, batches=2)
+    order = torch.tensor(ckpt['meta']['channel_order'])
+    assert ckpt['meta']['reordered'] and sorted(order.tolist()) == list(
+        range(192))
+    assert not torch.equal(order, torch.arange(192))
+    # The intact network is the source, its features in the new order.
+    src.out_type = 'cls_token'
+    x = torch.randn(2, 3, 28, 28)
+    with torch.no_grad():
+        expected = src(x)[0]
+    assert (intact_cls(ckpt, x) - expected[:, order]).abs().max() <= TOL
+
+    # Scored again, the reordered network's importances are descending.
+    from mmengine.config import Config
+
+    from poa_mm.apis.elastify import importance_scores
+    model = MODELS.build(Config.fromfile(f'{repo_root}/{CONFIG}').model)
+    model.load_state_dict(ckpt['state_dict'])
+    again = importance_scores(model, folder, batches=2)
+    for scores in [again['channels'], *again['heads'], *again['ffn']]:
+        steps = scores[1:] - scores[:-1]
+        assert steps.max() <= 1e-5 * scores.abs().max(), steps.max()

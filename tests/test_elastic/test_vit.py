@@ -7,49 +7,22 @@ from mmpretrain.registry import MODELS
 
 import poa_mm  # noqa: F401
 from poa_mm.elastic import ElasticViT, SubnetSpec
+from poa_test_helpers.elastic import (TOL, assert_export_exact, build_stock,
+                                      randomise)
 
-TOL = 1e-5
-
-
-def randomise(model: torch.nn.Module, seed: int = 0) -> None:
-    """Random weights everywhere, LayerScale included, so that every block
-    and every slice matters."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            noise = torch.randn(p.shape, generator=g)
-            if 'gamma' in name:
-                p.copy_(0.5 + 0.2 * noise)
-            elif name.endswith('ln1.weight') or name.endswith('ln2.weight'):
-                p.copy_(1 + 0.2 * noise)
-            else:
-                p.copy_(0.05 * noise)
-
-
-def build_stock(cfg: dict, state: dict) -> torch.nn.Module:
-    model = MODELS.build(cfg)
-    model.load_state_dict(state, strict=True)
-    model.eval()  # mmpretrain backbones' train() returns None
-    return model
 
 
 def assert_subnet_exact(elastic: ElasticViT, spec, images, out_indices):
-    spec = elastic.set_subnet(spec)
-    cfg, state = elastic.export_subnet(spec, out_indices=out_indices,
-                                       out_type='raw')
+    """The export at raw ``out_indices`` == elastic, and the elastic
+    model's ``forward_tokens`` are the exported model's final tokens."""
+    got, cfg = assert_export_exact(elastic, spec, images,
+                                   out_indices=out_indices, out_type='raw')
+    spec = elastic.search_space.resolve(spec)
     assert cfg['type'] == 'mmpretrain.VisionTransformer'
     assert cfg['arch']['embed_dims'] == spec.width
     assert cfg['arch']['num_layers'] == spec.depth
-    stock = build_stock(cfg, state)
-    elastic.out_type, elastic.out_indices = 'raw', list(out_indices)
     with torch.no_grad():
-        expected = elastic(images)
-        got = stock(images)
         cls, patch = elastic.forward_tokens(images)
-    assert len(got) == len(expected) == len(out_indices)
-    for e, o in zip(expected, got):
-        assert e.shape == o.shape
-        assert (e - o).abs().max().item() <= TOL
     final = got[-1]  # out_indices end with -1: after the final norm
     assert (final[:, 0] - cls).abs().max().item() <= TOL
     assert (final[:, 1:] - patch).abs().max().item() <= TOL
@@ -62,11 +35,12 @@ def tiny_vit():
     return model.eval()
 
 
-def test_every_tiny_subnet_exports_exactly(tiny_vit):
+def test_tokens_are_the_exported_models_tokens(tiny_vit):
+    """(Every sub-network's export: tests/test_elastic/test_contract.py.)"""
     images = torch.randn(2, 3, 28, 28)
     space = tiny_vit.search_space
     assert len(space.candidates()) == 20
-    for spec in space.candidates():
+    for spec in ('min', '128x5', 'max'):
         assert_subnet_exact(tiny_vit, spec, images, out_indices=[0, 1, -1])
 
 

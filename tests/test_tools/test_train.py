@@ -201,7 +201,8 @@ def test_elastified_vit_starts_a_run_with_load_from(repo_root, fashion_mnist,
                        tmp_path / 'rec')
     init = tmp_path / 'init.pth'
     run([sys.executable, 'tools/elastify.py', str(tmp_path / 'vit.pth'),
-         '--format', 'mmpretrain', '--config', cfg, '--out', str(init)],
+         '--format', 'mmpretrain', '--config', cfg, '--out', str(init),
+         '--data', osp.join(fashion_mnist, 'train'), '--batches', '1'],
         repo_root)
     proc = run([sys.executable, 'tools/train.py', cfg, '--work-dir',
                 str(tmp_path / 'work'), '--cfg-options',

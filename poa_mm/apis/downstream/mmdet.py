@@ -15,9 +15,35 @@ DET_TEMPLATES = {
 }
 
 
-def _classes_from_coco(ann_file: str) -> Tuple[str, ...]:
-    with open(ann_file) as f:
-        cats = json.load(f)['categories']
+def classes_from_coco(ann_file: str) -> Tuple[str, ...]:
+    """Class names of a COCO annotation file, by category id.
+
+    Raises:
+        ValueError: (one line) not JSON, no ``categories`` list, a category
+            without an integer ``id`` or a string ``name``, or repeated ids
+            or names.
+    """
+    try:
+        with open(ann_file) as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f'{ann_file} is not a JSON file: {e}') from e
+    cats = data.get('categories') if isinstance(data, dict) else None
+    if not isinstance(cats, list) or not cats:
+        raise ValueError(f'{ann_file} has no "categories" list: not a COCO '
+                         'annotation file')
+    for i, c in enumerate(cats):
+        if not (isinstance(c, dict) and isinstance(c.get('id'), int)
+                and isinstance(c.get('name'), str) and c['name']):
+            raise ValueError(f'{ann_file}: categories[{i}] = {c!r} needs an '
+                             'integer "id" and a non-empty string "name"')
+    for key in ('id', 'name'):
+        values = [c[key] for c in cats]
+        repeated = sorted({v for v in values if values.count(v) > 1},
+                          key=str)
+        if repeated:
+            raise ValueError(f'{ann_file}: repeated category {key}s '
+                             f'{repeated}')
     return tuple(c['name'] for c in sorted(cats, key=lambda c: c['id']))
 
 
@@ -41,7 +67,7 @@ def mmdet_config(ckpt_path: str, template: str, data_root: str,
     for ann in (train_ann, val_ann):
         if not osp.isfile(ann):
             raise FileNotFoundError(f'COCO annotation file not found: {ann}')
-    classes = _classes_from_coco(train_ann)
+    classes = classes_from_coco(train_ann)
 
     import mmdet
     cfg = Config.fromfile(
