@@ -106,6 +106,7 @@ def main(argv=None):
     from poa_mm.apis.extract import (extract_subnet, extract_timm,
                                      load_poa_checkpoint, save_atomic,
                                      save_timm)
+    from poa_mm.elastic.base import count_params
     if osp.exists(args.out) and not args.overwrite:
         sys.exit(f'error: {args.out} exists; pass --overwrite to replace it')
     try:
@@ -115,7 +116,7 @@ def main(argv=None):
             meta, weights = extract_timm(args.checkpoint, subnet,
                                          args.branch, loaded)
             meta_path = save_timm(meta, weights, args.out, args.overwrite)
-            n = sum(t.numel() for t in weights.values())
+            n = count_params(weights)
             print(f'{meta["subnet"]} ({meta["source"]}, {n / 1e6:.2f} M '
                   f'params) -> {args.out} and {meta_path} for '
                   f'timm.create_model({meta["architecture"]!r}, **kwargs)')
@@ -125,7 +126,7 @@ def main(argv=None):
         sys.exit(f'error: {e}')
     save_atomic(ckpt, args.out, overwrite=args.overwrite)
     meta = ckpt['meta']
-    n = sum(t.numel() for t in ckpt['state_dict'].values())
+    n = count_params(ckpt['state_dict'])
     print(f'{meta["subnet"]} ({meta["source"]}, {n / 1e6:.2f} M params) -> '
           f'{args.out} as {meta["backbone_cfg"]["type"]}')
 

@@ -4,6 +4,8 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from mmpretrain.registry import MODELS
 
+from poa_mm.elastic.base import count_params
+
 
 def subnet_family(backbone_cfg: dict,
                   knn_rows: Optional[Sequence[dict]] = None,
@@ -25,7 +27,7 @@ def subnet_family(backbone_cfg: dict,
         _, state = backbone.export_subnet(spec)
         row = dict(subnet=str(spec), width=spec.width,
                    depths='-'.join(map(str, spec.depths)),
-                   params_m=sum(t.numel() for t in state.values()) / 1e6,
+                   params_m=count_params(state) / 1e6,
                    gflops=backbone.flops(spec, input_size) / 1e9)
         row.update({
             k: v

@@ -10,6 +10,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from poa_mm.elastic import SubnetSpec
+from poa_mm.elastic.base import count_params
 
 
 def build_folder_loader(folder: str, pipeline: Sequence[dict],
@@ -127,7 +128,7 @@ def raw_pixel_row(model, train_loader: DataLoader, val_loader: DataLoader,
 def subnet_params(model, spec: SubnetSpec) -> int:
     """Parameters of the exported standalone backbone."""
     _, state = model.teacher['backbone'].export_subnet(spec)
-    return sum(t.numel() for t in state.values())
+    return count_params(state)
 
 
 def evaluate_subnets(model, specs: Sequence[SubnetSpec],

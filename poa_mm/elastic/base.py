@@ -28,6 +28,12 @@ CONTRACT = {
 }
 
 
+def count_params(state_dict) -> int:
+    """Parameters (elements) of a state dict, e.g. an exported backbone's:
+    the one count the listing, the evaluations and the tools report."""
+    return sum(t.numel() for t in state_dict.values())
+
+
 class ElasticBackboneMixin:
     """The elastic contract (:data:`CONTRACT`), checked when a family's
     class is defined, plus arch resolution, the ``subnet()`` context

@@ -9,13 +9,13 @@ import torch.distributed as dist
 import torch.nn as nn
 from mmengine.dist import is_distributed
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
 from mmengine.runner.amp import autocast
 from mmpretrain.registry import (OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS,
                                  OPTIMIZERS)
 
 from .downstream import layer_decay_scale
+from .hooks import unwrap_model
 
 
 def _no_weight_decay(name: str, param: torch.Tensor) -> bool:
@@ -42,8 +42,7 @@ class POAOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """
 
     def __call__(self, model: nn.Module) -> OptimWrapper:
-        if is_model_wrapper(model):
-            model = model.module
+        model = unwrap_model(model)
         cfg = self.paramwise_cfg or {}
         decay = cfg.get('layer_decay_rate', 1.)
         patch_mult = cfg.get('patch_embed_lr_mult', 1.)
