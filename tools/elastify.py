@@ -7,10 +7,11 @@ network is the given model (student = teacher = it, heads new):
     python tools/train.py CONFIG --cfg-options load_from=init.pth
 
 The source must have the supernet's width, depth and patch size (a position
-embedding for another grid is resized; register tokens are refused). Heads,
-FFN units and residual channels are put in order of importance on a few
-batches of --data (``DIR/<class>/<image>``), so that small sub-networks keep
-the most important parts; --no-reorder skips it.
+embedding for another grid is resized; register tokens are refused). Heads
+and FFN units (and with --reorder-channels the residual channels) are put in
+order of importance on a few batches of --data (``DIR/<class>/<image>``), so
+that small sub-networks keep the most important parts; --no-reorder skips
+it.
 """
 import argparse
 import os.path as osp
@@ -31,7 +32,10 @@ def main(argv=None):
     p.add_argument('--batches', type=int, default=4,
                    help='batches of --data scored (default 4)')
     p.add_argument('--no-reorder', action='store_true',
-                   help='keep the source order of heads, units, channels')
+                   help='keep the source order of heads and FFN units')
+    p.add_argument('--reorder-channels', action='store_true',
+                   help='also order the residual channels by magnitude '
+                   '(measured to make small sub-networks worse)')
     p.add_argument('--overwrite', action='store_true')
     args = p.parse_args(argv)
     if osp.abspath(args.out) == osp.abspath(args.source):
@@ -43,7 +47,8 @@ def main(argv=None):
     from poa_mm.apis.extract import save_atomic
     try:
         ckpt = elastify(args.source, args.format, args.config,
-                        None if args.no_reorder else args.data, args.batches)
+                        None if args.no_reorder else args.data, args.batches,
+                        args.reorder_channels)
         save_atomic(ckpt, args.out, overwrite=args.overwrite)
     except (ValueError, FileNotFoundError, OSError) as e:
         sys.exit(f'error: {e}')

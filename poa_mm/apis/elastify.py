@@ -87,17 +87,19 @@ def importance_scores(model, folder: str, batches: int = 4,
 
 
 def elastify(source: str, fmt: str, config: str,
-             reorder_folder: Optional[str] = None, batches: int = 4) -> dict:
+             reorder_folder: Optional[str] = None, batches: int = 4,
+             reorder_channels: bool = False) -> dict:
     """A POA checkpoint (``state_dict`` + plain ``poa_mm`` metadata) whose
     student and teacher backbones are the source ViT (the supernet's intact
     network computes it exactly) and whose heads are freshly initialised.
     ``tools/train.py`` starts from it with ``load_from``.
 
-    With ``reorder_folder``, heads, FFN units and residual channels are
-    first put in order of importance on ``batches`` batches of its images
-    (:func:`importance_scores`), so that prefix-sliced sub-networks keep the
-    most important parts; the intact network's output features are then
-    the source's in that channel order."""
+    With ``reorder_folder``, heads and FFN units (and the residual channels
+    with ``reorder_channels``) are first put in order of importance on
+    ``batches`` batches of its images (:func:`importance_scores`), so that
+    prefix-sliced sub-networks keep the most important parts; with
+    reordered channels the intact network's output features are the
+    source's in ``meta.channel_order``."""
     import poa_mm  # noqa: F401
     from mmpretrain.registry import MODELS
     cfg = Config.fromfile(config)
@@ -115,7 +117,8 @@ def elastify(source: str, fmt: str, config: str,
         from poa_mm.elastic.vit_reorder import (order_from_importance,
                                                 permute_vit_state_dict)
         order = order_from_importance(
-            importance_scores(model, reorder_folder, batches))
+            importance_scores(model, reorder_folder, batches),
+            channels=reorder_channels)
         model.backbone.load_state_dict(permute_vit_state_dict(
             model.backbone.state_dict(), order, model.backbone.head_dims))
         meta.update(importance_folder=osp.abspath(reorder_folder),

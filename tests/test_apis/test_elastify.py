@@ -153,7 +153,7 @@ def test_reorder_puts_the_most_important_first(tmp_path, repo_root,
     torch.save(src.state_dict(), path)
     folder = f'{fashion_mnist}/train'
     ckpt = elastify(str(path), 'mmpretrain', f'{repo_root}/{CONFIG}',
-                    reorder_folder=folder, batches=2)
+                    reorder_folder=folder, batches=2, reorder_channels=True)
     order = torch.tensor(ckpt['meta']['channel_order'])
     assert ckpt['meta']['reordered'] and sorted(order.tolist()) == list(
         range(192))
@@ -175,3 +175,23 @@ def test_reorder_puts_the_most_important_first(tmp_path, repo_root,
     for scores in [again['channels'], *again['heads'], *again['ffn']]:
         steps = scores[1:] - scores[:-1]
         assert steps.max() <= 1e-5 * scores.abs().max(), steps.max()
+
+
+def test_default_reorder_keeps_the_channels(tmp_path, repo_root,
+                                            fashion_mnist):
+    """Heads and FFN units only: the intact network is the source, output
+    features in the source's order."""
+    src = stock_vit(layer_scale=1.0)
+    path = tmp_path / 'src.pth'
+    torch.save(src.state_dict(), path)
+    ckpt = elastify(str(path), 'mmpretrain', f'{repo_root}/{CONFIG}',
+                    reorder_folder=f'{fashion_mnist}/train', batches=1)
+    assert ckpt['meta']['channel_order'] == list(range(192))
+    plain = elastify(str(path), 'mmpretrain', f'{repo_root}/{CONFIG}')
+    qkv = 'backbone.layers.0.attn.qkv.weight'
+    assert not torch.equal(ckpt['state_dict'][qkv], plain['state_dict'][qkv])
+    src.out_type = 'cls_token'
+    x = torch.randn(2, 3, 28, 28)
+    with torch.no_grad():
+        expected = src(x)[0]
+    assert (intact_cls(ckpt, x) - expected).abs().max() <= TOL
