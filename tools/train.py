@@ -152,8 +152,9 @@ def main(argv=None):
     except ValueError as e:
         sys.exit(f'error: {e}')
     from poa_mm.apis.config_check import check_data_roots
-    error = check_data_roots(cfg) or check_resume(
-        args, cfg.work_dir) or check_same_supernet(cfg, args.unsafe_load)
+    # Checkpoint problems first: more specific than a missing data folder.
+    error = check_resume(args, cfg.work_dir) or check_same_supernet(
+        cfg, args.unsafe_load) or check_data_roots(cfg)
     if error:
         sys.exit(f'error: {error}')
     if args.launcher != 'none' and not torch.cuda.is_available() \
