@@ -388,8 +388,8 @@ def export_resnet_state_dict(state_dict: Dict[str, Tensor], spec: SubnetSpec,
                              stage_blocks, depths,
                              max_width: int) -> Dict[str, Tensor]:
     """Slice an ElasticResNet state dict to a standard GN ResNet's."""
-    geometry, _ = resnet_geometry(spec, stage_blocks, depths, max_width)
-    keep = [block_renumbering(n, d) for n, d in zip(stage_blocks, depths)]
+    geometry, kept = resnet_geometry(spec, stage_blocks, depths, max_width)
+    keep = [block_renumbering(blocks) for blocks in kept]
     out = {}
     for name, tensor in state_dict.items():
         if name == 'mask_token':

@@ -20,13 +20,11 @@ def evenly_spaced_indices(max_depth: int, depth: int) -> List[int]:
     return [(max_depth - 1) * j // (depth - 1) for j in range(depth)]
 
 
-def block_renumbering(max_depth: int, depth: int) -> Dict[int, int]:
-    """``{supernet block index: exported block index}`` of the blocks kept
-    at ``depth`` (every exporter renames its blocks with it)."""
-    return {
-        old: new
-        for new, old in enumerate(evenly_spaced_indices(max_depth, depth))
-    }
+def block_renumbering(kept: Sequence[int]) -> Dict[int, int]:
+    """``{supernet block index: exported block index}`` of the ``kept``
+    blocks (a family geometry's; every exporter renames its blocks with
+    it)."""
+    return {old: new for new, old in enumerate(kept)}
 
 
 class SearchSpace:

@@ -438,9 +438,9 @@ def export_swin_state_dict(state_dict: Dict[str, Tensor], spec: SubnetSpec,
                            head_dims: int, out_indices=(3, )
                            ) -> Dict[str, Tensor]:
     """Slice an ElasticSwin state dict to a stock SwinTransformer's."""
-    geometry, _ = swin_geometry(spec, max_depths, depths, max_width,
-                                head_dims)
-    keep = [block_renumbering(n, d) for n, d in zip(max_depths, depths)]
+    geometry, kept = swin_geometry(spec, max_depths, depths, max_width,
+                                   head_dims)
+    keep = [block_renumbering(blocks) for blocks in kept]
     out = {}
     for name, tensor in state_dict.items():
         if name == 'mask_token':

@@ -701,8 +701,8 @@ def export_vit_state_dict(state_dict: Dict[str, Tensor], spec: SubnetSpec,
     Blocks not kept are dropped and the kept ones renumbered; the mask token
     (pre-training only) is dropped. Pure function: tensors in, tensors out.
     """
-    geometry, _ = vit_geometry(spec, max_width, max_depth, mlp_ratio)
-    new_index = block_renumbering(max_depth, spec.depth)
+    geometry, kept = vit_geometry(spec, max_width, max_depth, mlp_ratio)
+    new_index = block_renumbering(kept)
     out = {}
     for name, tensor in state_dict.items():
         if name == 'mask_token':
