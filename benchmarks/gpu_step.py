@@ -33,11 +33,13 @@ import os.path as osp
 import random
 import sys
 import time
+from functools import partial
 
 import torch
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from common import device_name, sync, time_it, write_json  # noqa: E402
 
 MODES = ('two-branch', 'poa', 'poa-split')
 ATTENTION_KERNEL_KEYS = ('flash', 'fmha', 'cudnn', 'attention', 'sdpa',
@@ -77,11 +79,6 @@ def parse_args(argv=None):
     return args
 
 
-def sync(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
 def autocast(device, dtype):
     return torch.autocast(device.type, dtype=dtype,
                           enabled=dtype != torch.float32)
@@ -91,16 +88,7 @@ def gemm_peak(device, dtype, n: int, reps: int = 20) -> float:
     """FLOP/s of a square ``n x n`` matmul in ``dtype`` (median of reps)."""
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
-    for _ in range(3):
-        a @ b
-    times = []
-    for _ in range(reps):
-        sync(device)
-        start = time.perf_counter()
-        a @ b
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return 2 * n**3 / sorted(times)[len(times) // 2]
+    return 2 * n**3 / time_it(lambda: a @ b, device, 3, reps)
 
 
 def build_poa(args, arch, mode, device):
@@ -253,18 +241,11 @@ def elastic_overhead(args, arch, device, dtype) -> list:
                 out = model(x)[-1]
             out.float().sum().backward()
 
-        times = {}
-        for key, model in (('elastic', elastic), ('stock', stock)):
-            for _ in range(2):
-                run(model)
-            sync(device)
-            reps = []
-            for _ in range(max(args.steps // 2, 3)):
-                start = time.perf_counter()
-                run(model)
-                sync(device)
-                reps.append(time.perf_counter() - start)
-            times[key] = sorted(reps)[len(reps) // 2]
+        times = {
+            key: time_it(partial(run, model), device, 2,
+                         max(args.steps // 2, 3))
+            for key, model in (('elastic', elastic), ('stock', stock))
+        }
         rows.append(dict(subnet=name, spec=str(spec),
                          elastic_s=times['elastic'], stock_s=times['stock'],
                          ratio=times['elastic'] / times['stock']))
@@ -304,8 +285,7 @@ def main(argv=None):
     print(f'GEMM {args.gemm_size}^3 {args.dtype}: {gemm / 1e12:.0f} TFLOP/s',
           flush=True)
     results = dict(benchmark='gpu_step', args=vars(args),
-                   device=(torch.cuda.get_device_name(device)
-                           if device.type == 'cuda' else 'cpu'),
+                   device=device_name(device),
                    torch=torch.__version__, gemm_flop_per_s=gemm, steps={},
                    flop_bound={}, attention_kernels={}, elastic_overhead={})
     batch = args.batch_size
@@ -332,7 +312,6 @@ def main(argv=None):
     for row in results['elastic_overhead']:
         print(f'elastic / stock at {row["subnet"]}: {row["ratio"]:.3f}')
     print(table(results))
-    from common import write_json
     write_json(args.out, results)
     return results
 
