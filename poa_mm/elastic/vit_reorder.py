@@ -48,7 +48,7 @@ def vit_importance(vit: nn.Module, batches: Iterable[Tensor],
     scores = dict(channels=torch.zeros(D),
                   heads=[torch.zeros(D // head_dims) for _ in layers],
                   ffn=[None for _ in layers])
-    count = [0]
+    count = 0
     hooks = []
 
     def gamma(module, name):
@@ -93,11 +93,11 @@ def vit_importance(vit: nn.Module, batches: Iterable[Tensor],
         vit.eval()
         for images in batches:
             vit(images)
-            count[0] += 1
+            count += 1
     finally:
         for h in hooks:
             h.remove()
-    if not count[0]:
+    if not count:
         raise ValueError('importance needs at least one batch of images')
     return scores
 
