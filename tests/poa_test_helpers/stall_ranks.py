@@ -1,6 +1,5 @@
 """For tests: a gloo group started by tools/train.py's CPU initialiser,
 where rank 1 stalls and rank 0 waits in an all-reduce."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -9,13 +8,12 @@ import time
 import torch
 import torch.distributed as dist
 
+from .scripts import load_script
+
 
 def run_rank(rank: int, world: int, port: int, timeout_s: float,
-             repo_root: str, out_dir: str) -> None:
-    spec = importlib.util.spec_from_file_location(
-        'train_tool', osp.join(repo_root, 'tools', 'train.py'))
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
+             out_dir: str) -> None:
+    train = load_script('tools/train.py')
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
                       RANK=str(rank), WORLD_SIZE=str(world))
     train.init_cpu_distributed('pytorch', timeout_s)

@@ -1,25 +1,18 @@
 """The one-shot GPU benchmark's CPU smoke mode: every part runs, the JSON
 holds what the README table is made of, and the FLOP accounting follows
 the step's structure."""
-import importlib.util
 import json
-import os.path as osp
 
 import pytest
 import torch
 from mmpretrain.registry import MODELS
 
 import poa_mm  # noqa: F401
-
-ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+from poa_test_helpers.scripts import load_script
 
 
 def _load_benchmark():
-    spec = importlib.util.spec_from_file_location(
-        'gpu_step', osp.join(ROOT, 'benchmarks', 'gpu_step.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('benchmarks/gpu_step.py')
 
 
 @pytest.mark.slow

@@ -10,9 +10,9 @@ from poa_test_helpers.stall_ranks import run_rank
 
 
 @pytest.mark.slow
-def test_stalled_rank_times_out(tmp_path, repo_root):
+def test_stalled_rank_times_out(tmp_path):
     port = 29800 + os.getpid() % 1000
-    mp.spawn(run_rank, args=(2, port, 3.0, repo_root, str(tmp_path)),
+    mp.spawn(run_rank, args=(2, port, 3.0, str(tmp_path)),
              nprocs=2, join=True)
     waiting = json.load(open(tmp_path / 'rank0.json'))
     assert waiting['error'] is not None, 'the all-reduce did not time out'

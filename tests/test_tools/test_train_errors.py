@@ -1,21 +1,18 @@
 """tools/train.py answers bad input with one line before building a
 Runner: unreadable configs, --cfg-options keys nothing reads, missing
 data folders."""
-import importlib.util
 import os.path as osp
 
 import pytest
+
+from poa_test_helpers.scripts import load_script
 
 CONFIG = 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
 
 
 @pytest.fixture(scope='module')
-def train(repo_root):
-    spec = importlib.util.spec_from_file_location(
-        'train_tool', osp.join(repo_root, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def train():
+    return load_script('tools/train.py')
 
 
 def _error(train, argv):

@@ -1,0 +1,17 @@
+"""For tests: a script of the repository (tools/, benchmarks/) as a module,
+so its functions run in-process."""
+import importlib.util
+import os.path as osp
+from types import ModuleType
+
+ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+
+
+def load_script(relpath: str) -> ModuleType:
+    """``relpath`` (e.g. ``tools/train.py``) executed as a fresh module."""
+    name = osp.splitext(osp.basename(relpath))[0] + '_script'
+    spec = importlib.util.spec_from_file_location(name,
+                                                  osp.join(ROOT, relpath))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
