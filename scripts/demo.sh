@@ -9,6 +9,9 @@ PY=.venv/bin/python
 CONFIG=configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py
 WORK=work_dirs/demo
 SRC=${FMNIST_SRC:-/usr/share/datasets/fashion-mnist}
+# Same seed, same table on any x86-64 machine with AVX2: 2 threads and the
+# AVX2 code paths of MKL, ATen and oneDNN.
+. scripts/reproducible_cpu_env.sh
 
 # k-NN memory bank: 500 training images per class; queries: all 10k test.
 $PY tools/prepare_fashion_mnist.py --src "$SRC" --out data/fashion_mnist_knn \
