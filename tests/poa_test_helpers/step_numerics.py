@@ -1,4 +1,5 @@
-"""For tests, run as a script: one POA loss + backward of the demo config's
+"""For tests, run as ``python -m poa_test_helpers.step_numerics CONFIG`` from
+tests/: one POA loss + backward of the demo config's
 model on seeded inputs; prints a digest of the loss and every gradient, so
 that runs under different CPU settings can be compared bit for bit."""
 import hashlib
@@ -10,6 +11,7 @@ from mmpretrain.registry import MODELS
 
 import poa_mm  # noqa: F401
 from poa_mm.elastic import SubnetSpec
+from poa_test_helpers.crops import random_crops
 
 
 def step_digest(config: str) -> str:
@@ -19,11 +21,7 @@ def step_digest(config: str) -> str:
     model.init_weights()
     model.train()
     model.elastic_subnet = SubnetSpec(96, (4, ))
-    g = torch.Generator().manual_seed(0)
-    views = [torch.randint(0, 256, (8, 3, size, size), generator=g,
-                           dtype=torch.uint8) for size in (28, 28, 12, 12)]
-    data = model.data_preprocessor(dict(inputs=views, data_samples=None),
-                                   True)
+    data = model.data_preprocessor(random_crops(n_images=8), True)
     loss = sum(model.loss(**data).values())
     loss.backward()
     digest = hashlib.sha256(loss.detach().numpy().tobytes())

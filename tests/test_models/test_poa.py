@@ -5,6 +5,7 @@ from mmpretrain.registry import MODELS
 
 import poa_mm  # noqa: F401
 from poa_mm.elastic import SubnetSpec
+from poa_test_helpers.crops import random_crops
 
 
 def poa_cfg(**kwargs):
@@ -17,18 +18,6 @@ def poa_cfg(**kwargs):
         data_preprocessor=dict(type='POADataPreprocessor', mask_grid=(7, 7)))
     cfg.update(kwargs)
     return cfg
-
-
-def batch(n_images=4, n_local=2, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    views = [
-        torch.randint(0, 256, (n_images, 3, 28, 28), generator=g,
-                      dtype=torch.uint8) for _ in range(2)
-    ] + [
-        torch.randint(0, 256, (n_images, 3, 12, 12), generator=g,
-                      dtype=torch.uint8) for _ in range(n_local)
-    ]
-    return dict(inputs=views, data_samples=None)
 
 
 def build_model():
@@ -46,7 +35,7 @@ def model():
 
 
 def test_one_step_gradients(model):
-    data = model.data_preprocessor(batch(), True)
+    data = model.data_preprocessor(random_crops(), True)
     losses = model.loss(**data)
     assert set(losses) == {
         'loss_dino', 'loss_same_view', 'loss_ibot', 'loss_koleo'
@@ -67,7 +56,7 @@ def test_one_step_gradients(model):
 
 
 def test_elastic_gradient_is_confined_to_its_slice(model):
-    data = model.data_preprocessor(batch(), True)
+    data = model.data_preprocessor(random_crops(), True)
     losses = model.loss(**data)
     qkv = model.backbone.layers[3].attn.qkv.weight
     (grad, ) = torch.autograd.grad(losses['loss_same_view'], qkv)
@@ -101,12 +90,13 @@ def test_teacher_is_an_ema_of_backbone_and_heads(model):
 
 def test_without_elastic_branch_and_without_ibot(model):
     model.ibot_active = False
-    data = model.data_preprocessor(batch(), True)
+    data = model.data_preprocessor(random_crops(), True)
     losses = model.loss(**data)
     assert losses['loss_ibot'] == 0
     two_branch = MODELS.build(poa_cfg(use_elastic=False))
     two_branch.elastic_subnet = None
-    losses = two_branch.loss(**two_branch.data_preprocessor(batch(), True))
+    losses = two_branch.loss(
+        **two_branch.data_preprocessor(random_crops(), True))
     assert losses['loss_same_view'] == 0
     model.elastic_subnet = None
     with pytest.raises(RuntimeError, match='ElasticSamplingHook'):
@@ -126,7 +116,7 @@ def test_ibot_runs_on_every_rank_even_one_without_masked_patches(tmp_path):
 
     from poa_mm.datasets import mask_patch_weights
     model = build_model()
-    inputs = model.data_preprocessor(batch(n_images=4), True)['inputs']
+    inputs = model.data_preprocessor(random_crops(n_images=4), True)['inputs']
     masks = torch.zeros_like(inputs['masks'])
     masks[0, 1:4, 2:5] = True  # image 0, crop 1 (rank 0)
     masks[4, 0:2, 0:3] = True  # image 0, crop 2 (rank 0)
@@ -158,8 +148,8 @@ def test_split_backward_equals_the_joint_step():
     spec = SubnetSpec(64, (2, ))
     joint_model, split_model = build(poa_cfg(), False, spec), build(
         poa_cfg(), True, spec)
-    joint = sgd_step(joint_model, joint_model, batch())
-    split = sgd_step(split_model, split_model, batch())
+    joint = sgd_step(joint_model, joint_model, random_crops())
+    split = sgd_step(split_model, split_model, random_crops())
     assert_same_updates(joint, split)
     # Parameters only the intact student uses (block 1) did move.
     assert joint['backbone.layers.1.ffn.layers.1.weight'].abs().max() > 0
@@ -172,7 +162,7 @@ def test_split_backward_equals_the_joint_step_on_two_ranks(tmp_path):
     import torch.multiprocessing as mp
     from poa_test_helpers.split_ranks import run_rank
     port = 29700 + os.getpid() % 1000
-    data = [batch(seed=1), batch(seed=2)]
+    data = [random_crops(seed=1), random_crops(seed=2)]
     specs = [SubnetSpec(64, (2, )), SubnetSpec(96, (3, ))]
     mp.spawn(run_rank, args=(2, port, poa_cfg(), data, specs, str(tmp_path)),
              nprocs=2, join=True)

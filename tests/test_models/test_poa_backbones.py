@@ -5,21 +5,13 @@ from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
 import poa_mm  # noqa: F401
+from poa_test_helpers.crops import random_crops
 
 CONFIGS = {
     'vit': 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py',
     'swin': 'configs/poa/poa_swin-tiny_1xb32-500i_fashion-mnist.py',
     'resnet': 'configs/poa/poa_resnet-tiny_1xb32-500i_fashion-mnist.py',
 }
-
-
-def views(n=4, n_local=2, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    crops = [torch.randint(0, 256, (n, 3, 28, 28), generator=g,
-                           dtype=torch.uint8) for _ in range(2)]
-    crops += [torch.randint(0, 256, (n, 3, 12, 12), generator=g,
-                            dtype=torch.uint8) for _ in range(n_local)]
-    return dict(inputs=crops)
 
 
 @pytest.mark.parametrize('family', sorted(CONFIGS))
@@ -37,7 +29,7 @@ def test_a_few_iterations_give_finite_losses_and_gradients(family,
     multiset = model.backbone.search_space.elastic_multiset
     for it in range(3):
         model.elastic_subnet = multiset[it * 7 % len(multiset)]
-        data = model.data_preprocessor(views(seed=it), True)
+        data = model.data_preprocessor(random_crops(seed=it), True)
         losses = model.loss(**data)
         assert all(torch.isfinite(v) for v in losses.values()), losses
         assert losses['loss_ibot'] > 0

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from poa_test_helpers.scripts import ROOT as REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(REPO)
 CONFIG = ROOT / 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
-HELPER = ROOT / 'tests/poa_test_helpers/step_numerics.py'
 PINS = ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'MKL_CBWR',
         'ATEN_CPU_CAPABILITY', 'ONEDNN_MAX_CPU_ISA',
         'MKL_ENABLE_INSTRUCTIONS', 'POA_MM_THREADS')
@@ -35,9 +35,10 @@ def clean_env(**extra) -> dict:
 
 
 def digest(**env) -> str:
-    run = subprocess.run([sys.executable, str(HELPER), str(CONFIG)],
-                         env=clean_env(**env), capture_output=True,
-                         text=True, cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, '-m', 'poa_test_helpers.step_numerics', str(CONFIG)],
+        env=clean_env(**env), capture_output=True, text=True,
+        cwd=ROOT / 'tests')
     assert run.returncode == 0, run.stderr[-2000:]
     return run.stdout.split()[-1]
 
