@@ -49,15 +49,56 @@ def folder_classes(loader: DataLoader) -> List[str]:
 DEFAULT_PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 
 
+class CachedLoader:
+    """The batches of a deterministic loader, decoded once and replayed:
+    an evaluation reads the same folder once per sub-network and model, so
+    the images are decoded on the first pass only. A folder whose batches
+    exceed ``max_bytes`` is streamed every time instead. Keeps
+    ``dataset``."""
+
+    def __init__(self, loader: DataLoader, max_bytes: int = 2 << 30):
+        self.loader = loader
+        self.dataset = loader.dataset
+        self.max_bytes = max_bytes
+        self.batches: Optional[List[dict]] = None
+        self.streaming = False
+
+    def __iter__(self):
+        if self.batches is not None:
+            yield from self.batches
+            return
+        kept, size = [], 0
+        for batch in self.loader:
+            if not self.streaming:
+                inputs = batch['inputs']
+                size += sum(x.numel() * x.element_size() for x in (
+                    inputs if isinstance(inputs, (list, tuple)) else
+                    [inputs]))
+                self.streaming = size > self.max_bytes
+                if self.streaming:
+                    kept = []
+                else:
+                    kept.append(batch)
+            yield batch
+        if not self.streaming:
+            self.batches = kept
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+
 def folder_pair_loaders(train_dir: str, val_dir: str,
                         pipeline: Sequence[dict] = DEFAULT_PIPELINE,
-                        batch_size: int = 256, num_workers: int = 0
-                        ) -> Tuple[DataLoader, DataLoader]:
+                        batch_size: int = 256, num_workers: int = 0,
+                        cache: bool = True) -> Tuple[DataLoader, DataLoader]:
     """Loaders of a labelled train/val folder pair, the val labels mapped
-    to the training classes by name."""
+    to the training classes by name; with ``cache`` (the default) decoded
+    once and kept in memory (:class:`CachedLoader`)."""
     train = build_folder_loader(train_dir, pipeline, batch_size, num_workers)
     val = build_folder_loader(val_dir, pipeline, batch_size, num_workers,
                               folder_classes(train))
+    if cache:
+        return CachedLoader(train), CachedLoader(val)
     return train, val
 
 

@@ -56,3 +56,22 @@ def test_probes_learn_separable_features_and_holdout_is_per_class():
         assert probe_accuracy(head, x[held], labels[held]) == 100.
     with pytest.raises(ValueError, match='holdout'):
         holdout_split(labels, 1.)
+
+
+def test_cached_loader_decodes_once_and_streams_past_its_budget(
+        fashion_mnist):
+    from poa_mm.apis.knn import CachedLoader
+    train = os.path.join(fashion_mnist, 'train')
+    cached = CachedLoader(build_folder_loader(train, PIPELINE, 16))
+    first = list(cached)
+    assert cached.batches is not None and not cached.streaming
+    again = list(cached)
+    assert all(a is b for a, b in zip(first, again))  # replayed, not read
+    assert len(again) == len(first) == len(cached)
+    streamed = CachedLoader(build_folder_loader(train, PIPELINE, 16),
+                            max_bytes=1)
+    batches = list(streamed)
+    assert streamed.streaming and streamed.batches is None
+    assert len(batches) == len(first)
+    assert all(torch.equal(a['inputs'], b['inputs'])
+               for a, b in zip(first, list(streamed)))
