@@ -1,5 +1,6 @@
 """Weighted k-NN evaluation of many sub-networks of a POA model."""
 import copy
+import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -166,6 +167,13 @@ def raw_pixel_row(model, train_loader: DataLoader, val_loader: DataLoader,
                 **{f'k{k}': v for k, v in acc.items()})
 
 
+def elapsed_and_eta(start: float, done: int, total: int) -> str:
+    """``'(12 s, ETA 30 s)'`` after ``done`` of ``total`` equal-cost steps
+    begun at ``start`` (``time.time()``)."""
+    spent = time.time() - start
+    return f'({spent:.0f} s, ETA {spent / done * (total - done):.0f} s)'
+
+
 def subnet_params(model, spec: SubnetSpec) -> int:
     """Parameters of the exported standalone backbone."""
     _, state = model.teacher['backbone'].export_subnet(spec)
@@ -182,7 +190,6 @@ def evaluate_subnets(model, specs: Sequence[SubnetSpec],
     model with random initial weights, in ``random_k{k}`` columns);
     ``progress`` (e.g. ``print``) gets a line per sub-network with an
     ETA."""
-    import time
     rows, start = [], time.time()
     for i, spec in enumerate(specs):
         row = dict(subnet=str(spec), params_m=subnet_params(model, spec) / 1e6)
@@ -195,9 +202,7 @@ def evaluate_subnets(model, specs: Sequence[SubnetSpec],
             row.update({f'{prefix}{k}': v for k, v in acc.items()})
         rows.append(row)
         if progress:
-            spent = time.time() - start
-            eta = spent / (i + 1) * (len(specs) - i - 1)
             progress(f'[k-NN {i + 1}/{len(specs)}] {spec}: '
                      + ', '.join(f'k={k} {row[f"k{k}"]:.2f}' for k in ks)
-                     + f' ({spent:.0f} s, ETA {eta:.0f} s)')
+                     + ' ' + elapsed_and_eta(start, i + 1, len(specs)))
     return rows

@@ -8,6 +8,7 @@ is chosen on a held-out part of the training folder, and its accuracy on
 the val folder is reported.
 """
 import math
+import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -17,6 +18,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from poa_mm.elastic import SubnetSpec
+
+from .knn import elapsed_and_eta
 
 VARIANTS = ('cls', 'cls+avgpool')
 
@@ -110,7 +113,7 @@ def linear_probe(model, specs: Sequence[SubnetSpec], train_loader: DataLoader,
     """Linear-probe top-1 (%) of every sub-network: one row per spec with
     the chosen ``lr`` and ``variant``, the held-out accuracy and the val
     accuracy (``linear``)."""
-    rows = []
+    rows, start = [], time.time()
     for i, spec in enumerate(specs):
         train_feats, train_labels = probe_features(model, spec, train_loader)
         val_feats, val_labels = probe_features(model, spec, val_loader)
@@ -128,5 +131,6 @@ def linear_probe(model, specs: Sequence[SubnetSpec], train_loader: DataLoader,
                                   val_feats[variant], val_labels)))
         if progress:
             progress(f'[linear probe {i + 1}/{len(specs)}] {spec}: '
-                     f'{rows[-1]["linear"]:.2f} % (lr {lr:g}, {variant})')
+                     f'{rows[-1]["linear"]:.2f} % (lr {lr:g}, {variant}) '
+                     + elapsed_and_eta(start, i + 1, len(specs)))
     return rows
