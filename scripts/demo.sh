@@ -28,14 +28,9 @@ else
   echo "[demo] $WORK/iter_500.pth exists: skipping pre-training"
 fi
 
-echo "[demo] k-NN top-1 (%) on the 10k Fashion-MNIST test images"
+echo "[demo] k-NN top-1 (%) on the 10k Fashion-MNIST test images, then the linear"
+echo "[demo] probe on the same features (lr and features chosen on 20 % of the bank)"
 $PY tools/knn_eval.py "$CONFIG" "$WORK/iter_500.pth" \
     --subnets min 96x4 128x5 160x5 max \
     --train-dir data/fashion_mnist_knn/train --val-dir data/fashion_mnist_knn/test \
-    --compare-random-init --raw-pixels --out-dir "$WORK/knn"
-
-echo "[demo] linear probe top-1 (%), same folders (lr and features chosen on 20 % of the bank)"
-$PY tools/linear_probe.py "$CONFIG" "$WORK/iter_500.pth" \
-    --subnets min 96x4 128x5 160x5 max \
-    --train-dir data/fashion_mnist_knn/train --val-dir data/fashion_mnist_knn/test \
-    --out-dir "$WORK/knn"
+    --compare-random-init --raw-pixels --linear-probe --out-dir "$WORK/knn"

@@ -17,3 +17,41 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--out-dir', default=None,
                    help='where the CSV and JSON go (default: next to the '
                    'checkpoint)')
+
+
+def add_probe_args(p: argparse.ArgumentParser) -> None:
+    """The linear probe's learning rates, epochs and held-out fraction."""
+    p.add_argument('--lrs', nargs='+', type=float,
+                   default=[1e-3, 1e-2, 1e-1, 1.])
+    p.add_argument('--epochs', type=int, default=100)
+    p.add_argument('--holdout', type=float, default=0.2,
+                   help='fraction of each training class held out to '
+                   'choose the lr and variant')
+
+
+def check_probe_args(p: argparse.ArgumentParser, args) -> None:
+    if min(args.lrs) <= 0 or args.epochs < 1:
+        p.error('--lrs must be positive and --epochs at least 1')
+    if not 0 < args.holdout < 1:
+        p.error(f'--holdout must be in (0, 1), got {args.holdout}')
+
+
+def run_linear_probe(model, specs, loaders, args, cache=None) -> list:
+    """Linear-probe ``specs``, print the table and write linear.csv/json."""
+    from poa_mm.apis.evaluation import format_table, write_rows
+    from poa_mm.apis.linear_probe import linear_probe
+    train, val = loaders
+    rows = linear_probe(model, specs, train, val, lrs=args.lrs,
+                        epochs=args.epochs, holdout=args.holdout,
+                        num_classes=len(train.dataset.metainfo['classes']),
+                        progress=print, cache=cache)
+    print(format_table(rows, ['subnet', 'linear', 'holdout', 'lr',
+                              'variant']))
+    write_rows(rows, out_dir(args), 'linear')
+    return rows
+
+
+def out_dir(args) -> str:
+    """``--out-dir``, or the checkpoint's folder."""
+    import os.path as osp
+    return args.out_dir or osp.dirname(osp.abspath(args.checkpoint))

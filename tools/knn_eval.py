@@ -20,7 +20,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args(argv=None):
-    from eval_cli import add_eval_args
+    from eval_cli import add_eval_args, add_probe_args, check_probe_args
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     add_eval_args(p)
@@ -31,7 +31,12 @@ def parse_args(argv=None):
                    "config's random initial weights")
     p.add_argument('--raw-pixels', action='store_true',
                    help='add a row: k-NN on the flattened images')
+    p.add_argument('--linear-probe', action='store_true',
+                   help='also linear-probe the sub-networks on the same '
+                   'features (as tools/linear_probe.py; its options below)')
+    add_probe_args(p)
     args = p.parse_args(argv)
+    check_probe_args(p, args)
     if min(args.ks) < 1:
         p.error(f'--ks must be positive integers, got {args.ks}')
     if not args.temperature > 0:
@@ -45,6 +50,8 @@ def main(argv=None):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     cfg = Config.fromfile(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    from eval_cli import out_dir, run_linear_probe
+
     from poa_mm.apis import evaluate_subnets
     from poa_mm.apis.evaluation import (format_table, labelled_loaders,
                                         load_poa_model, write_rows)
@@ -60,9 +67,10 @@ def main(argv=None):
     if args.compare_random_init:
         set_random_seed(args.seed)
         baseline = load_poa_model(cfg)
+    cache = {} if args.linear_probe else None
     rows = evaluate_subnets(model, specs, *loaders, ks=args.ks,
                             temperature=args.temperature, baseline=baseline,
-                            progress=print)
+                            progress=print, cache=cache)
     if args.raw_pixels:
         from poa_mm.apis.knn import raw_pixel_row
         rows.append(raw_pixel_row(model, *loaders, ks=args.ks,
@@ -70,8 +78,9 @@ def main(argv=None):
     cols = ['subnet', 'params_m'] + [f'k{k}' for k in args.ks]
     print(format_table(rows, cols + (['random_k20'] if baseline and 20 in
                                      args.ks else [])))
-    out_dir = args.out_dir or osp.dirname(osp.abspath(args.checkpoint))
-    write_rows(rows, out_dir, 'knn')
+    write_rows(rows, out_dir(args), 'knn')
+    if args.linear_probe:
+        run_linear_probe(model, specs, loaders, args, cache)
     return rows
 
 

@@ -18,51 +18,34 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args(argv=None):
-    from eval_cli import add_eval_args
+    from eval_cli import add_eval_args, add_probe_args, check_probe_args
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     add_eval_args(p)
-    p.add_argument('--lrs', nargs='+', type=float,
-                   default=[1e-3, 1e-2, 1e-1, 1.])
-    p.add_argument('--epochs', type=int, default=100)
-    p.add_argument('--holdout', type=float, default=0.2,
-                   help='fraction of each training class held out to '
-                   'choose the lr and variant')
+    add_probe_args(p)
     args = p.parse_args(argv)
-    if min(args.lrs) <= 0 or args.epochs < 1:
-        p.error('--lrs must be positive and --epochs at least 1')
-    if not 0 < args.holdout < 1:
-        p.error(f'--holdout must be in (0, 1), got {args.holdout}')
+    check_probe_args(p, args)
     return args
 
 
 def main(argv=None):
     args = parse_args(argv)
+    from eval_cli import run_linear_probe
     from mmengine.config import Config
     from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
     from mmengine.runner.utils import set_random_seed
 
-    from poa_mm.apis.evaluation import (format_table, labelled_loaders,
-                                        load_poa_model, write_rows)
-    from poa_mm.apis.linear_probe import linear_probe
+    from poa_mm.apis.evaluation import labelled_loaders, load_poa_model
     cfg = Config.fromfile(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    train, val = labelled_loaders(cfg, args.train_dir, args.val_dir,
-                                  args.batch_size, args.num_workers)
+    loaders = labelled_loaders(cfg, args.train_dir, args.val_dir,
+                               args.batch_size, args.num_workers)
     MMLogger.get_instance('linear_probe', log_level='WARNING')
     set_random_seed(args.seed)
     model = load_poa_model(cfg, args.checkpoint)
     specs = model.backbone.search_space.select(args.subnets)
-    rows = linear_probe(model, specs, train, val, lrs=args.lrs,
-                        epochs=args.epochs, holdout=args.holdout,
-                        num_classes=len(train.dataset.metainfo['classes']),
-                        progress=print)
-    print(format_table(rows, ['subnet', 'linear', 'holdout', 'lr',
-                              'variant']))
-    write_rows(rows, args.out_dir or osp.dirname(osp.abspath(
-        args.checkpoint)), 'linear')
-    return rows
+    return run_linear_probe(model, specs, loaders, args)
 
 
 if __name__ == '__main__':

@@ -104,19 +104,40 @@ def folder_pair_loaders(train_dir: str, val_dir: str,
 
 
 @torch.no_grad()
-def extract_features(model, spec: SubnetSpec,
-                     loader: DataLoader) -> Tuple[Tensor, Tensor]:
-    """L2-normalised teacher features of sub-network ``spec`` and labels."""
+def subnet_features(model, spec: SubnetSpec, loader,
+                    cache: Optional[dict] = None
+                    ) -> Tuple[Tensor, Tensor, Tensor]:
+    """Teacher features of sub-network ``spec``: the normed CLS token, the
+    average-pooled patch tokens (N, w) each, and the labels.
+
+    With ``cache`` (a dict shared by the k-NN and linear-probe passes of one
+    evaluation) each (model, sub-network, loader) is computed once.
+    """
+    key = (id(model), str(spec), id(loader))
+    if cache is not None and key in cache:
+        return cache[key]
     backbone = model.teacher['backbone']
-    feats, labels = [], []
+    cls, pooled, labels = [], [], []
     with backbone.subnet(spec):
         for batch in loader:
             data = model.data_preprocessor(batch, False)
-            feats.append(F.normalize(model.extract_feat(data['inputs']),
-                                     dim=-1))
+            c, patch = backbone.forward_tokens(data['inputs'])
+            cls.append(c)
+            pooled.append(patch.mean(1))
             labels.append(
                 torch.cat([s.gt_label for s in batch['data_samples']]))
-    return torch.cat(feats), torch.cat(labels)
+    out = torch.cat(cls), torch.cat(pooled), torch.cat(labels)
+    if cache is not None:
+        cache[key] = out
+    return out
+
+
+def extract_features(model, spec: SubnetSpec, loader,
+                     cache: Optional[dict] = None) -> Tuple[Tensor, Tensor]:
+    """L2-normalised teacher CLS features of sub-network ``spec`` and
+    labels (what k-NN compares)."""
+    cls, _, labels = subnet_features(model, spec, loader, cache)
+    return F.normalize(cls, dim=-1), labels
 
 
 def weighted_knn(train_feats: Tensor, train_labels: Tensor,
@@ -185,19 +206,22 @@ def evaluate_subnets(model, specs: Sequence[SubnetSpec],
                      ks: Sequence[int] = (10, 20, 100, 200),
                      temperature: float = 0.07,
                      baseline: Optional[object] = None,
-                     progress=None) -> List[dict]:
+                     progress=None,
+                     cache: Optional[dict] = None) -> List[dict]:
     """k-NN top-1 of every sub-network (and of ``baseline``, e.g. the same
     model with random initial weights, in ``random_k{k}`` columns);
     ``progress`` (e.g. ``print``) gets a line per sub-network with an
-    ETA."""
+    ETA; ``cache`` keeps the model's features for a linear probe
+    (:func:`subnet_features`)."""
     rows, start = [], time.time()
     for i, spec in enumerate(specs):
         row = dict(subnet=str(spec), params_m=subnet_params(model, spec) / 1e6)
         for prefix, m in (('k', model), ('random_k', baseline)):
             if m is None:
                 continue
-            tr = extract_features(m, spec, train_loader)
-            va = extract_features(m, spec, val_loader)
+            keep = cache if m is model else None
+            tr = extract_features(m, spec, train_loader, keep)
+            va = extract_features(m, spec, val_loader, keep)
             acc = weighted_knn(*tr, *va, ks=ks, temperature=temperature)
             row.update({f'{prefix}{k}': v for k, v in acc.items()})
         rows.append(row)

@@ -19,27 +19,17 @@ from torch.utils.data import DataLoader
 
 from poa_mm.elastic import SubnetSpec
 
-from .knn import elapsed_and_eta
+from .knn import elapsed_and_eta, subnet_features
 
 VARIANTS = ('cls', 'cls+avgpool')
 
 
-@torch.no_grad()
-def probe_features(model, spec: SubnetSpec,
-                   loader: DataLoader) -> Tuple[Dict[str, Tensor], Tensor]:
+def probe_features(model, spec: SubnetSpec, loader,
+                   cache: Optional[dict] = None
+                   ) -> Tuple[Dict[str, Tensor], Tensor]:
     """``{variant: (N, C) features}`` and labels of sub-network ``spec``."""
-    backbone = model.teacher['backbone']
-    feats: Dict[str, List[Tensor]] = {v: [] for v in VARIANTS}
-    labels = []
-    with backbone.subnet(spec):
-        for batch in loader:
-            data = model.data_preprocessor(batch, False)
-            cls, patch = backbone.forward_tokens(data['inputs'])
-            feats['cls'].append(cls)
-            feats['cls+avgpool'].append(torch.cat([cls, patch.mean(1)], 1))
-            labels.append(
-                torch.cat([s.gt_label for s in batch['data_samples']]))
-    return {v: torch.cat(f) for v, f in feats.items()}, torch.cat(labels)
+    cls, pooled, labels = subnet_features(model, spec, loader, cache)
+    return {'cls': cls, 'cls+avgpool': torch.cat([cls, pooled], 1)}, labels
 
 
 def holdout_split(labels: Tensor, fraction: float,
@@ -67,34 +57,38 @@ def train_probes(feats: Dict[str, Tensor], labels: Tensor, num_classes: int,
     all on the same mini-batches. Features are standardised with the
     training statistics (kept in the returned modules)."""
     g = torch.Generator().manual_seed(seed)
-    probes, optims = {}, []
+    probes, groups = {}, []
     for variant, x in feats.items():
         mean, std = x.mean(0), x.std(0).clamp(min=1e-6)
         for lr in lrs:
-            torch.manual_seed(seed)
             head = nn.Linear(x.shape[1], num_classes)
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
             head.register_buffer('mean', mean)
             head.register_buffer('std', std)
             probes[(lr, variant)] = head
-            optims.append(torch.optim.SGD(head.parameters(), lr=lr,
-                                          momentum=0.9))
+            groups.append(dict(params=list(head.parameters()), lr=lr))
+    # One optimizer (a group per probe) and one backward per mini-batch:
+    # the probes share no parameters, so each gets its own gradient.
+    optim = torch.optim.SGD(groups, lr=lrs[0], momentum=0.9)
     n = labels.shape[0]
-    steps = epochs * math.ceil(n / batch_size)
-    scheds = [torch.optim.lr_scheduler.CosineAnnealingLR(o, steps)
-              for o in optims]
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optim, epochs * math.ceil(n / batch_size))
     for _ in range(epochs):
         order = torch.randperm(n, generator=g)
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
-            for (lr, variant), head in probes.items():
-                x = (feats[variant][idx] - head.mean) / head.std
-                F.cross_entropy(head(x), labels[idx]).backward()
-            for o, s in zip(optims, scheds):
-                o.step()
-                o.zero_grad()
-                s.step()
+            loss = 0.
+            for variant, x in feats.items():
+                x = x[idx]
+                heads = [h for (_, v), h in probes.items() if v == variant]
+                x = (x - heads[0].mean) / heads[0].std
+                loss = loss + sum(F.cross_entropy(h(x), labels[idx])
+                                  for h in heads)
+            loss.backward()
+            optim.step()
+            optim.zero_grad()
+            sched.step()
     return probes
 
 
@@ -109,14 +103,17 @@ def linear_probe(model, specs: Sequence[SubnetSpec], train_loader: DataLoader,
                  lrs: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.),
                  epochs: int = 100, holdout: float = 0.2,
                  num_classes: Optional[int] = None,
-                 progress=None) -> List[dict]:
+                 progress=None, cache: Optional[dict] = None) -> List[dict]:
     """Linear-probe top-1 (%) of every sub-network: one row per spec with
     the chosen ``lr`` and ``variant``, the held-out accuracy and the val
-    accuracy (``linear``)."""
+    accuracy (``linear``). ``cache``: features already computed by a k-NN
+    pass over the same loaders (:func:`~poa_mm.apis.knn.subnet_features`).
+    """
     rows, start = [], time.time()
     for i, spec in enumerate(specs):
-        train_feats, train_labels = probe_features(model, spec, train_loader)
-        val_feats, val_labels = probe_features(model, spec, val_loader)
+        train_feats, train_labels = probe_features(model, spec, train_loader,
+                                                   cache)
+        val_feats, val_labels = probe_features(model, spec, val_loader, cache)
         classes = num_classes or int(train_labels.max()) + 1
         fit, held = holdout_split(train_labels, holdout)
         probes = train_probes({v: f[fit] for v, f in train_feats.items()},

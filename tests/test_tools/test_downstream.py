@@ -270,6 +270,18 @@ def test_linear_probe_and_knn_tools(poa_checkpoints, repo_root, fashion_mnist,
     assert [r['subnet'] for r in rows] == ['64x3', '192x6', 'raw pixels']
     assert rows[-1]['k20'] > 20 and 'raw pixels' in (
         tmp_path / 'knn.csv').read_text()
+    # One pass for both: the probe reuses the k-NN pass's features and
+    # gives the linear_probe tool's rows.
+    both = tmp_path / 'both'
+    common[-1] = str(both)
+    proc = run(['tools/knn_eval.py', config] + common +
+               ['--linear-probe', '--epochs', '20'], repo_root)
+    assert '[linear probe 2/2]' in proc.stdout
+    assert json.loads((both / 'linear.json').read_text()) == json.loads(
+        (tmp_path / 'linear.json').read_text())
+    assert json.loads((both / 'knn.json').read_text()) == [
+        r for r in json.loads((tmp_path / 'knn.json').read_text())
+        if r['subnet'] != 'raw pixels']
     proc = run(['tools/knn_eval.py', config] + common + ['--ks', '0'],
                repo_root, check=False)
     assert proc.returncode == 2 and '--ks must be positive' in proc.stderr
