@@ -22,7 +22,7 @@ $PY tools/prepare_fashion_mnist.py --src "$SRC" --out data/fashion_mnist_family 
     --train-per-class 50 --test-per-class 30
 
 if [ ! -f "$WORK/iter_500.pth" ]; then
-  echo "[demo] pre-training the supernet (about 14 minutes on 2 cores)"
+  echo "[demo] pre-training the supernet (about 8 minutes on 2 cores)"
   $PY tools/train.py "$CONFIG" --work-dir "$WORK"
 else
   echo "[demo] $WORK/iter_500.pth exists: skipping pre-training"
