@@ -29,7 +29,7 @@ def probe_features(model, spec: SubnetSpec, loader,
                    ) -> Tuple[Dict[str, Tensor], Tensor]:
     """``{variant: (N, C) features}`` and labels of sub-network ``spec``."""
     cls, pooled, labels = subnet_features(model, spec, loader, cache)
-    return {'cls': cls, 'cls+avgpool': torch.cat([cls, pooled], 1)}, labels
+    return dict(zip(VARIANTS, (cls, torch.cat([cls, pooled], 1)))), labels
 
 
 def holdout_split(labels: Tensor, fraction: float,
@@ -57,9 +57,10 @@ def train_probes(feats: Dict[str, Tensor], labels: Tensor, num_classes: int,
     all on the same mini-batches. Features are standardised with the
     training statistics (kept in the returned modules)."""
     g = torch.Generator().manual_seed(seed)
-    probes, groups = {}, []
+    probes, groups, stats = {}, [], {}
     for variant, x in feats.items():
         mean, std = x.mean(0), x.std(0).clamp(min=1e-6)
+        stats[variant] = mean, std
         for lr in lrs:
             head = nn.Linear(x.shape[1], num_classes)
             nn.init.zeros_(head.weight)
@@ -78,13 +79,10 @@ def train_probes(feats: Dict[str, Tensor], labels: Tensor, num_classes: int,
         order = torch.randperm(n, generator=g)
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
-            loss = 0.
-            for variant, x in feats.items():
-                x = x[idx]
-                heads = [h for (_, v), h in probes.items() if v == variant]
-                x = (x - heads[0].mean) / heads[0].std
-                loss = loss + sum(F.cross_entropy(h(x), labels[idx])
-                                  for h in heads)
+            x = {v: (f[idx] - stats[v][0]) / stats[v][1]
+                 for v, f in feats.items()}
+            loss = sum(F.cross_entropy(head(x[variant]), labels[idx])
+                       for (_, variant), head in probes.items())
             loss.backward()
             optim.step()
             optim.zero_grad()
