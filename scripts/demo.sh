@@ -9,8 +9,8 @@ PY=.venv/bin/python
 CONFIG=configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py
 WORK=work_dirs/demo
 SRC=${FMNIST_SRC:-/usr/share/datasets/fashion-mnist}
-# Same seed, same table on any x86-64 machine with AVX2: 2 threads and the
-# AVX2 code paths of MKL, ATen and oneDNN.
+# Numerics pinned (2 threads, AVX2 code paths) so that the host's cores and
+# AVX-512 do not change the table; another CPU vendor still can (README).
 . scripts/reproducible_cpu_env.sh
 
 # k-NN memory bank: 500 training images per class; queries: all 10k test.
@@ -22,7 +22,7 @@ $PY tools/prepare_fashion_mnist.py --src "$SRC" --out data/fashion_mnist_family 
     --train-per-class 50 --test-per-class 30
 
 if [ ! -f "$WORK/iter_500.pth" ]; then
-  echo "[demo] pre-training the supernet (about 8 minutes on 2 cores)"
+  echo "[demo] pre-training the supernet (8-15 minutes on 2 cores, by machine)"
   $PY tools/train.py "$CONFIG" --work-dir "$WORK"
 else
   echo "[demo] $WORK/iter_500.pth exists: skipping pre-training"
