@@ -57,10 +57,10 @@ def train_probes(feats: Dict[str, Tensor], labels: Tensor, num_classes: int,
     all on the same mini-batches. Features are standardised with the
     training statistics (kept in the returned modules)."""
     g = torch.Generator().manual_seed(seed)
-    probes, groups, stats = {}, [], {}
+    probes, groups, standardised = {}, [], {}
     for variant, x in feats.items():
         mean, std = x.mean(0), x.std(0).clamp(min=1e-6)
-        stats[variant] = mean, std
+        standardised[variant] = (x - mean) / std
         for lr in lrs:
             head = nn.Linear(x.shape[1], num_classes)
             nn.init.zeros_(head.weight)
@@ -79,9 +79,8 @@ def train_probes(feats: Dict[str, Tensor], labels: Tensor, num_classes: int,
         order = torch.randperm(n, generator=g)
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
-            x = {v: (f[idx] - stats[v][0]) / stats[v][1]
-                 for v, f in feats.items()}
-            loss = sum(F.cross_entropy(head(x[variant]), labels[idx])
+            loss = sum(F.cross_entropy(head(standardised[variant][idx]),
+                                       labels[idx])
                        for (_, variant), head in probes.items())
             loss.backward()
             optim.step()
