@@ -2,20 +2,28 @@
 PY := .venv/bin/python
 FMNIST_SRC ?= /usr/share/datasets/fashion-mnist
 
-.PHONY: setup data demo test lint bench clean-venv
+.PHONY: setup data demo test lint bench gpu-check clean-venv
 
 setup:
 	@bash scripts/setup_env.sh
 
+# The folder holding the Fashion-MNIST IDX files (installed or unpacked if needed).
+FMNIST = $$(bash scripts/ensure_fashion_mnist.sh $(FMNIST_SRC))
+
 data: setup
-	@bash scripts/ensure_fashion_mnist.sh $(FMNIST_SRC)
-	@$(PY) tools/prepare_fashion_mnist.py --src $(FMNIST_SRC) --out data/fashion_mnist
+	@src=$(FMNIST) && $(PY) tools/prepare_fashion_mnist.py --src $$src --out data/fashion_mnist
 
 demo: data
-	@bash scripts/demo.sh
+	@src=$(FMNIST) && FMNIST_SRC=$$src bash scripts/demo.sh
 
 test: setup
-	$(PY) -m pytest -q tests
+	@src=$(FMNIST) && FASHION_MNIST_SRC=$$src $(PY) -m pytest -q tests
+
+# On a GPU machine (torch with CUDA; no OpenMMLab or network needed): the cuda test tier, a
+# tiny pre-training with FamilyKNNHook, k-NN on the GPU and the GPU step benchmark, from the
+# folder scripts/prepare_gpu_carry.sh makes. Results in work_dirs/gpu_check/.
+gpu-check:
+	@bash scripts/gpu_check.sh $(or $(GPU_CARRY),.gpu_carry)
 
 lint: setup
 	$(PY) -m ruff check poa_mm tools tests benchmarks configs

@@ -41,18 +41,30 @@ custom_hooks = {schedule!r}
     return path
 
 
-def train(config: str, work: str, iters: int) -> str:
+def device_env(device: str) -> dict:
+    """The environment of a training subprocess: the Runner uses CUDA
+    whenever it sees it, so ``--device cpu`` hides it."""
+    env = dict(os.environ)
+    if device == 'cpu':
+        env['CUDA_VISIBLE_DEVICES'] = ''
+    return env
+
+
+def train(config: str, work: str, iters: int, device: str = 'cpu') -> str:
     ckpt = osp.join(work, f'iter_{iters}.pth')
     if not osp.exists(ckpt):
         subprocess.run([sys.executable, 'tools/train.py', config,
-                        '--work-dir', work], cwd=ROOT, check=True)
+                        '--work-dir', work], cwd=ROOT, check=True,
+                       env=device_env(device))
     return ckpt
 
 
-def evaluate(config: str, ckpt: str, subnets, out_dir: str) -> dict:
+def evaluate(config: str, ckpt: str, subnets, out_dir: str,
+             device: str = 'cpu') -> dict:
     common = [config, ckpt, '--subnets', *subnets, '--train-dir',
               'data/fashion_mnist_knn/train', '--val-dir',
-              'data/fashion_mnist_knn/test', '--out-dir', out_dir]
+              'data/fashion_mnist_knn/test', '--out-dir', out_dir,
+              '--device', device]
     for tool in ('knn_eval.py', 'linear_probe.py'):
         subprocess.run([sys.executable, f'tools/{tool}', *common], cwd=ROOT,
                        check=True)
@@ -71,9 +83,13 @@ def main():
     p.add_argument('--iters', type=int, default=500)
     p.add_argument('--poa-checkpoint')
     p.add_argument('--work-dir', default='work_dirs/family_vs_separate')
+    p.add_argument('--device', default=None,
+                   help='cpu or cuda (default: cuda when visible)')
     p.add_argument('--out', default='benchmarks/results/'
                    'family_vs_separate.json')
     args = p.parse_args()
+    from poa_mm.apis.device import resolve_device
+    device = str(resolve_device(args.device))
     work = osp.join(ROOT, args.work_dir)
     os.makedirs(work, exist_ok=True)
     subprocess.run([sys.executable, 'tools/prepare_fashion_mnist.py', '--out',
@@ -83,14 +99,14 @@ def main():
                    cwd=ROOT, check=True)
     start = time.time()
     poa_ckpt = args.poa_checkpoint or train(
-        osp.join(ROOT, CONFIG), osp.join(work, 'poa'), args.iters)
+        osp.join(ROOT, CONFIG), osp.join(work, 'poa'), args.iters, device)
     results = dict(poa=evaluate(CONFIG, poa_ckpt, ['min', 'max'],
-                                osp.join(work, 'poa_eval')))
+                                osp.join(work, 'poa_eval'), device))
     for name, arch in (('smallest', SMALLEST), ('intact', 'tiny')):
         config = separate_config(work, name, arch, args.iters)
-        ckpt = train(config, osp.join(work, name), args.iters)
+        ckpt = train(config, osp.join(work, name), args.iters, device)
         results[name] = evaluate(config, ckpt, ['max'],
-                                 osp.join(work, f'{name}_eval'))
+                                 osp.join(work, f'{name}_eval'), device)
     poa = results['poa']
     table = [('64x3', 'POA (one run, extracted)', poa['64x3']),
              ('64x3', 'two-branch, trained alone',
@@ -105,6 +121,7 @@ def main():
     os.makedirs(osp.dirname(osp.join(ROOT, args.out)), exist_ok=True)
     with open(osp.join(ROOT, args.out), 'w') as f:
         json.dump(dict(benchmark='family_vs_separate', iters=args.iters,
+                       device=device,
                        poa_checkpoint=poa_ckpt, results=results,
                        wall_s=time.time() - start), f, indent=1)
     print(f'wrote {args.out} ({(time.time() - start) / 60:.1f} min)')

@@ -1,12 +1,17 @@
-"""One-shot GPU benchmark of the POA training step (issue 12).
+"""One-shot GPU benchmark of the POA training step.
 
 For each supernet (ViT-B and ViT-L by default) at the paper's crops
 (2 x 224 + 8 x 96 px) under bf16 autocast, three steps through
-``model.train_step`` with ``POAOptimWrapper``:
+``model.train_step`` with the optimizer a config builds
+(``POAOptimWrapperConstructor``: AdamW, a group per parameter, layer decay,
+``POAOptimWrapper``'s per-module clipping and non-finite guard):
 
 * ``two-branch``: teacher + intact student (DINOv2's step, elastic off);
 * ``poa``: POA with one joint backward;
-* ``poa-split``: POA with split backward (one student graph at a time).
+* ``poa-split``: POA with split backward (one student graph at a time);
+
+and on ``--lever-archs`` the split step with one speed lever changed
+(``LEVER_MODES``).
 
 Each mode runs the same seeded sequence of elastic sub-networks (drawn from
 the sampling multiset as ``ElasticSamplingHook`` does, the largest one
@@ -19,9 +24,9 @@ the attention kernels a POA step reaches, and the elastic backbone is
 timed against its exported stock ``VisionTransformer`` at three sizes.
 
 Needs torch, mmengine, mmcv (ops-free ``mmcv-lite`` is enough) and
-mmpretrain; ``benchmarks/prepare_gpu_carry.sh`` collects the wheels for a
-machine without OpenMMLab or network, ``benchmarks/run_on_gpu.sh`` installs
-them there and runs this script.
+mmpretrain; ``scripts/prepare_gpu_carry.sh`` collects the wheels for a
+machine without OpenMMLab or network, and ``scripts/gpu_check.sh`` installs
+them there and runs this script as part of the GPU check.
 
     python benchmarks/gpu_step.py --out results/gpu_step.json   # GPU
     python benchmarks/gpu_step.py --smoke                        # CPU, tiny
@@ -42,6 +47,11 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from common import device_name, sync, time_it, write_json  # noqa: E402
 
 MODES = ('two-branch', 'poa', 'poa-split')
+# Levers measured against the mode they change, in the same run: the split
+# step with full-size slices as views (``slicing.FULL_SIZE_SHORTCUT`` off,
+# the behaviour before the shortcut); with the optimizer's parameter groups
+# merged (``paramwise_cfg.merge_groups``); merged and fused AdamW.
+LEVER_MODES = ('poa-split-views', 'poa-split-merged', 'poa-split-merged-fused')
 ATTENTION_KERNEL_KEYS = ('flash', 'fmha', 'cudnn', 'attention', 'sdpa',
                          'efficient')
 # Per-GPU batch of the paper's ViT-L run (32 x 50); ViT-B like Swin-B's.
@@ -52,6 +62,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument('--archs', nargs='+', default=['base', 'large'])
+    p.add_argument('--lever-archs', nargs='*', default=['large'],
+                   help=f'supernets on which {LEVER_MODES} are measured too')
     p.add_argument('--batch-size', type=int,
                    help='per step (default: 64 for base, 50 for large)')
     p.add_argument('--global-size', type=int, default=224)
@@ -92,7 +104,10 @@ def gemm_peak(device, dtype, n: int, reps: int = 20) -> float:
 
 
 def build_poa(args, arch, mode, device):
-    from mmpretrain.registry import MODELS, OPTIM_WRAPPERS
+    """The POA model of ``mode`` and its optimizer wrapper, built as a
+    config builds them (``POAOptimWrapperConstructor``: a parameter group
+    per parameter, layer decay 0.9, per-module clipping)."""
+    from mmpretrain.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 
     import poa_mm  # noqa: F401
     torch.manual_seed(0)
@@ -105,17 +120,22 @@ def build_poa(args, arch, mode, device):
         head=dict(type='MultiProjectionHead', in_channels=embed_dims,
                   num_prototypes=args.prototypes),
         use_elastic=mode != 'two-branch',
-        split_backward=mode == 'poa-split',
+        split_backward=mode.startswith('poa-split'),
         data_preprocessor=dict(
             type='POADataPreprocessor',
             mask_grid=(args.global_size // patch, ) * 2))).to(device)
     model.train()
-    optim_wrapper = OPTIM_WRAPPERS.build(dict(
-        type='POAOptimWrapper', max_grad_norm=3.0,
-        dtype=None if args.dtype == 'float32' else args.dtype,
-        optimizer=torch.optim.AdamW(
-            [p for p in model.parameters() if p.requires_grad], lr=1e-4)))
-    return model, optim_wrapper
+    optimizer = dict(type='AdamW', lr=1e-4, weight_decay=0.04)
+    if mode.endswith('-fused'):
+        optimizer['fused'] = True
+    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
+        type='POAOptimWrapperConstructor',
+        optim_wrapper_cfg=dict(
+            type='POAOptimWrapper', max_grad_norm=3.0, optimizer=optimizer,
+            dtype=None if args.dtype == 'float32' else args.dtype),
+        paramwise_cfg=dict(layer_decay_rate=0.9,
+                           merge_groups='-merged' in mode)))
+    return model, constructor(model)
 
 
 def subnet_sequence(space, n: int, seed: int = 0):
@@ -153,6 +173,15 @@ def step_flops(backbone, args, subnet, elastic: bool) -> int:
 
 
 def measure_mode(args, arch, mode, device, gemm_flops) -> dict:
+    from poa_mm.elastic import slicing
+    slicing.FULL_SIZE_SHORTCUT = not mode.endswith('-views')
+    try:
+        return _measure_mode(args, arch, mode, device, gemm_flops)
+    finally:
+        slicing.FULL_SIZE_SHORTCUT = True
+
+
+def _measure_mode(args, arch, mode, device, gemm_flops) -> dict:
     model, optim_wrapper = build_poa(args, arch, mode, device)
     data = fake_views(args, device)
     space = model.backbone.search_space
@@ -292,7 +321,8 @@ def main(argv=None):
     for arch in args.archs:
         args.batch_size = batch or DEFAULT_BATCH.get(arch, 32)
         results['steps'][arch] = {}
-        for mode in MODES:
+        levers = LEVER_MODES if arch in (args.lever_archs or []) else ()
+        for mode in MODES + levers:
             r = measure_mode(args, arch, mode, device, gemm)
             results['steps'][arch][mode] = r
             print(f'{arch:>6} {mode:>10}: {r["seconds"] * 1e3:8.1f} ms, '

@@ -30,3 +30,30 @@ def fashion_mnist(tmp_path_factory) -> str:
         str(out), '--train-per-class', '20', '--test-per-class', '10'
     ], check=True)
     return str(out)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` are skipped, with the reason, where no CUDA
+    device is visible (CI); ``make gpu-check`` runs them on a GPU."""
+    import torch
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason='no CUDA device (run make gpu-check on a '
+                            'GPU machine)')
+    for item in items:
+        if 'cuda' in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def exact_cuda():
+    """fp32 on CUDA without TF32 (cuDNN convolutions use it by default), so
+    that CUDA results can be held to the CPU's tolerances."""
+    import torch
+    saved = (torch.backends.cuda.matmul.allow_tf32,
+             torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    yield torch.device('cuda')
+    (torch.backends.cuda.matmul.allow_tf32,
+     torch.backends.cudnn.allow_tf32) = saved

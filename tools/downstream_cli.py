@@ -2,7 +2,7 @@
 import argparse
 import os.path as osp
 import sys
-from typing import Callable
+from typing import Callable, Optional, Sequence
 
 from mmengine.config import Config
 
@@ -20,9 +20,16 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 
 
 def generate_config(build: Callable[[], Config], out: str,
-                    overwrite: bool) -> None:
-    """CLI flow: refuse an existing ``out``, turn bad input into a one-line
-    error exit, write the config atomically."""
+                    overwrite: bool, inputs: Sequence[Optional[str]] = ()
+                    ) -> None:
+    """CLI flow: refuse an ``out`` that is one of ``inputs`` or exists,
+    turn bad input into a one-line error exit, write the config
+    atomically."""
+    from poa_mm.apis.extract import check_not_an_input
+    try:
+        check_not_an_input(out, inputs)
+    except ValueError as e:
+        sys.exit(f'error: {e}')
     if osp.exists(out) and not overwrite:
         sys.exit(f'error: {out} exists; pass --overwrite to replace it')
     try:

@@ -36,6 +36,9 @@ def main(argv=None):
     p.add_argument('--reorder-channels', action='store_true',
                    help='also order the residual channels by magnitude '
                    '(measured to make small sub-networks worse)')
+    p.add_argument('--device', default=None,
+                   help='where the importance is scored: cpu, cuda or '
+                   'cuda:N (default: cuda when visible)')
     p.add_argument('--overwrite', action='store_true')
     args = p.parse_args(argv)
     if osp.abspath(args.out) == osp.abspath(args.source):
@@ -43,12 +46,14 @@ def main(argv=None):
     if not args.no_reorder and not args.data:
         sys.exit('error: give --data DIR (images to score importance on) '
                  'or --no-reorder')
+    from poa_mm.apis.device import resolve_device
     from poa_mm.apis.elastify import elastify
     from poa_mm.apis.extract import save_atomic
     try:
+        device = resolve_device(args.device)
         ckpt = elastify(args.source, args.format, args.config,
                         None if args.no_reorder else args.data, args.batches,
-                        args.reorder_channels)
+                        args.reorder_channels, device)
         save_atomic(ckpt, args.out, overwrite=args.overwrite)
     except (ValueError, FileNotFoundError, OSError) as e:
         sys.exit(f'error: {e}')

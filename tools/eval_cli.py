@@ -17,6 +17,11 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--out-dir', default=None,
                    help='where the CSV and JSON go (default: next to the '
                    'checkpoint)')
+    p.add_argument('--device', default=None,
+                   help='cpu, cuda or cuda:N (default: cuda when visible)')
+    p.add_argument('--amp', action='store_true',
+                   help='bf16 autocast for the forward passes (CUDA only; '
+                   'features and classifiers stay fp32)')
 
 
 def add_probe_args(p: argparse.ArgumentParser) -> None:
@@ -36,7 +41,16 @@ def check_probe_args(p: argparse.ArgumentParser, args) -> None:
         p.error(f'--holdout must be in (0, 1), got {args.holdout}')
 
 
-def run_linear_probe(model, specs, loaders, args, cache=None) -> list:
+def device_and_dtype(args):
+    """``--device`` and ``--amp`` resolved: (torch.device, autocast dtype or
+    None)."""
+    from poa_mm.apis.device import resolve_device, resolve_dtype
+    device = resolve_device(args.device)
+    return device, resolve_dtype('bfloat16' if args.amp else None, device)
+
+
+def run_linear_probe(model, specs, loaders, args, cache=None,
+                     dtype=None) -> list:
     """Linear-probe ``specs``, print the table and write linear.csv/json."""
     from poa_mm.apis.evaluation import format_table, write_rows
     from poa_mm.apis.linear_probe import linear_probe
@@ -44,7 +58,7 @@ def run_linear_probe(model, specs, loaders, args, cache=None) -> list:
     rows = linear_probe(model, specs, train, val, lrs=args.lrs,
                         epochs=args.epochs, holdout=args.holdout,
                         num_classes=len(train.dataset.metainfo['classes']),
-                        progress=print, cache=cache)
+                        progress=print, cache=cache, dtype=dtype)
     print(format_table(rows, ['subnet', 'linear', 'holdout', 'lr',
                               'variant']))
     write_rows(rows, out_dir(args), 'linear')

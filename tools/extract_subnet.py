@@ -103,10 +103,17 @@ def choose(args, loaded) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    from poa_mm.apis.extract import (extract_subnet, extract_timm,
-                                     load_poa_checkpoint, save_atomic,
-                                     save_timm)
+    from poa_mm.apis.extract import (check_not_an_input, extract_subnet,
+                                     extract_timm, load_poa_checkpoint,
+                                     save_atomic, save_timm, timm_meta_path)
     from poa_mm.elastic.base import count_params
+    inputs = [args.checkpoint, getattr(args, 'accuracy', None)]
+    try:
+        for out in [args.out] + ([timm_meta_path(args.out)]
+                                 if args.format == 'timm' else []):
+            check_not_an_input(out, inputs)
+    except ValueError as e:
+        sys.exit(f'error: {e}')
     if osp.exists(args.out) and not args.overwrite:
         sys.exit(f'error: {args.out} exists; pass --overwrite to replace it')
     try:
@@ -115,7 +122,8 @@ def main(argv=None):
         if args.format == 'timm':
             meta, weights = extract_timm(args.checkpoint, subnet,
                                          args.branch, loaded)
-            meta_path = save_timm(meta, weights, args.out, args.overwrite)
+            meta_path = save_timm(meta, weights, args.out, args.overwrite,
+                                  inputs)
             n = count_params(weights)
             print(f'{meta["subnet"]} ({meta["source"]}, {n / 1e6:.2f} M '
                   f'params) -> {args.out} and {meta_path} for '
@@ -124,7 +132,7 @@ def main(argv=None):
         ckpt = extract_subnet(args.checkpoint, subnet, args.branch, loaded)
     except (ValueError, FileNotFoundError, OSError) as e:
         sys.exit(f'error: {e}')
-    save_atomic(ckpt, args.out, overwrite=args.overwrite)
+    save_atomic(ckpt, args.out, overwrite=args.overwrite, inputs=inputs)
     meta = ckpt['meta']
     n = count_params(ckpt['state_dict'])
     print(f'{meta["subnet"]} ({meta["source"]}, {n / 1e6:.2f} M params) -> '

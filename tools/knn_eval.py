@@ -48,6 +48,8 @@ def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    from eval_cli import device_and_dtype
+    device, dtype = device_and_dtype(args)
     cfg = Config.fromfile(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     from eval_cli import out_dir, run_linear_probe
@@ -61,16 +63,22 @@ def main(argv=None):
     # Quiet: the per-parameter init report of mmengine is not wanted here.
     MMLogger.get_instance('knn_eval', log_level='WARNING')
     set_random_seed(args.seed)
-    model = load_poa_model(cfg, args.checkpoint)
+    model = load_poa_model(cfg, args.checkpoint, device)
     specs = model.backbone.search_space.select(args.subnets)
+    bank = len(loaders[0].dataset)
+    if max(args.ks) > bank:
+        raise ValueError(f'--ks {max(args.ks)} is larger than the memory '
+                         f'bank ({bank} images); choose k <= {bank}')
+    print(f'k-NN of {len(specs)} sub-network(s) on {device}'
+          + (' (bf16 autocast)' if dtype else ''))
     baseline = None
     if args.compare_random_init:
         set_random_seed(args.seed)
-        baseline = load_poa_model(cfg)
+        baseline = load_poa_model(cfg, device=device)
     cache = {} if args.linear_probe else None
     rows = evaluate_subnets(model, specs, *loaders, ks=args.ks,
                             temperature=args.temperature, baseline=baseline,
-                            progress=print, cache=cache)
+                            progress=print, cache=cache, dtype=dtype)
     if args.raw_pixels:
         from poa_mm.apis.knn import raw_pixel_row
         rows.append(raw_pixel_row(model, *loaders, ks=args.ks,
@@ -80,7 +88,7 @@ def main(argv=None):
                                      args.ks else [])))
     write_rows(rows, out_dir(args), 'knn')
     if args.linear_probe:
-        run_linear_probe(model, specs, loaders, args, cache)
+        run_linear_probe(model, specs, loaders, args, cache, dtype)
     return rows
 
 

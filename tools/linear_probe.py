@@ -30,22 +30,23 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from eval_cli import run_linear_probe
+    from eval_cli import device_and_dtype, run_linear_probe
     from mmengine.config import Config
     from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
     from mmengine.runner.utils import set_random_seed
 
     from poa_mm.apis.evaluation import labelled_loaders, load_poa_model
+    device, dtype = device_and_dtype(args)
     cfg = Config.fromfile(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     loaders = labelled_loaders(cfg, args.train_dir, args.val_dir,
                                args.batch_size, args.num_workers)
     MMLogger.get_instance('linear_probe', log_level='WARNING')
     set_random_seed(args.seed)
-    model = load_poa_model(cfg, args.checkpoint)
+    model = load_poa_model(cfg, args.checkpoint, device)
     specs = model.backbone.search_space.select(args.subnets)
-    return run_linear_probe(model, specs, loaders, args)
+    return run_linear_probe(model, specs, loaders, args, dtype=dtype)
 
 
 if __name__ == '__main__':

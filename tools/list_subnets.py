@@ -35,7 +35,9 @@ def main(argv=None):
     p.add_argument('--measure', type=int, default=6,
                    help='sub-networks to time with --latency')
     p.add_argument('--batch', type=int, default=1)
-    p.add_argument('--device', default='cpu')
+    p.add_argument('--device', default=None,
+                   help='where --latency runs: cpu, cuda or cuda:N '
+                   '(default: cuda when visible)')
     p.add_argument('--dtype', default='float32',
                    choices=['float32', 'bfloat16', 'float16'])
     p.add_argument('--x', default='params',
@@ -66,9 +68,14 @@ def main(argv=None):
     if args.latency:
         import torch
 
+        from poa_mm.apis.device import resolve_device
         from poa_mm.apis.latency import family_latency
+        try:
+            device = resolve_device(args.device)
+        except ValueError as e:
+            p.error(str(e))
         timing = family_latency(backbone_cfg, rows, size, args.measure,
-                                args.batch, args.device,
+                                args.batch, str(device),
                                 getattr(torch, args.dtype))
         rows = timing.pop('rows')
     cols = list(dict.fromkeys(k for r in rows for k in r))

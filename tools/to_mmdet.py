@@ -40,7 +40,8 @@ def main(argv=None):
             args.subnet_checkpoint, args.template, args.data_root,
             max_iters=args.max_iters, img_scale=args.img_scale,
             batch_size=args.batch_size, lr=args.lr,
-            layer_decay=args.layer_decay), args.out, args.overwrite)
+            layer_decay=args.layer_decay), args.out, args.overwrite,
+        [args.subnet_checkpoint])
 
 
 if __name__ == '__main__':

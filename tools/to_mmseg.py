@@ -43,7 +43,7 @@ def main(argv=None):
             max_iters=args.max_iters, crop_size=args.crop_size,
             classes_file=args.classes_file, batch_size=args.batch_size,
             lr=args.lr, layer_decay=args.layer_decay), args.out,
-        args.overwrite)
+        args.overwrite, [args.subnet_checkpoint, args.classes_file])
 
 
 if __name__ == '__main__':

@@ -26,6 +26,12 @@ def parse_args(argv=None):
         help='resume from the given checkpoint, or from the latest one in '
         'the work dir when no path is given')
     parser.add_argument(
+        '--restart',
+        action='store_true',
+        help='start a new run in a work dir that holds checkpoints of an '
+        'earlier one (they are replaced as the new run reaches them); '
+        'without it such a work dir is refused')
+    parser.add_argument(
         '--amp',
         action='store_true',
         help='mixed precision: fp16 AMP on GPU, bf16 autocast on CPU '
@@ -153,10 +159,14 @@ def main(argv=None):
         sys.exit(f'error: {e}')
     from poa_mm.apis.config_check import check_data_roots
     # Checkpoint problems first: more specific than a missing data folder.
-    error = check_resume(args, cfg.work_dir) or check_same_supernet(
+    error = check_resume(args, cfg.work_dir) or check_fresh_work_dir(
+        args, cfg.work_dir) or check_same_supernet(
         cfg, args.unsafe_load) or check_data_roots(cfg)
     if error:
         sys.exit(f'error: {error}')
+    lock = lock_work_dir(cfg.work_dir)  # held until the process ends
+    if isinstance(lock, str):
+        sys.exit(f'error: {lock}')
     if args.launcher != 'none' and not torch.cuda.is_available() \
             and not torch.distributed.is_initialized():
         dist_cfg = (cfg.get('env_cfg') or {}).get('dist_cfg') or {}
@@ -193,6 +203,47 @@ def check_resume(args, work_dir: str):
     except (ValueError, FileNotFoundError) as e:
         return f'--resume: {e}'
     return None
+
+
+def check_fresh_work_dir(args, work_dir: str):
+    """Why a new run (no ``--resume``) must not start in ``work_dir`` (one
+    line), or None: it holds another run's checkpoints, which the new run
+    would overwrite one by one while ``last_checkpoint`` moves back."""
+    if args.resume is not None or args.restart or not osp.isdir(work_dir):
+        return None
+    found = sorted(f for f in os.listdir(work_dir)
+                   if f.endswith('.pth') or f == 'last_checkpoint')
+    if not found:
+        return None
+    return (f'{work_dir} holds checkpoints of an earlier run '
+            f'({", ".join(found[:3])}{", ..." if len(found) > 3 else ""}): '
+            'pass --resume to continue it, --restart to start over in it, '
+            'or choose another --work-dir')
+
+
+def lock_work_dir(work_dir: str):
+    """An exclusive lock on ``work_dir/.train.lock`` (the open file; the
+    kernel releases it when the process ends, also when it is killed), or
+    one line saying that another training process holds it. Only the
+    first process of a distributed run (RANK 0) takes it."""
+    if os.environ.get('RANK', '0') != '0':
+        return None
+    import fcntl
+    os.makedirs(work_dir, exist_ok=True)
+    handle = open(osp.join(work_dir, '.train.lock'), 'a+')
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        owner = handle.read().strip() or 'another process'
+        handle.close()
+        return (f'{work_dir} is in use by another training run ({owner}); '
+                'wait for it or choose another --work-dir')
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f'pid {os.getpid()} on {os.uname().nodename}\n')
+    handle.flush()
+    return handle
 
 
 def check_same_supernet(cfg, unsafe: bool):

@@ -57,11 +57,12 @@ def standard_vit_state(weights: Dict[str, Tensor],
 
 
 def importance_scores(model, folder: str, batches: int = 4,
-                      batch_size: int = 64) -> dict:
+                      batch_size: int = 64, device=None) -> dict:
     """Importance of the residual channels, heads and FFN units of
     ``model``'s intact ViT (:func:`~poa_mm.elastic.vit_reorder.
     vit_importance`) on ``batches`` batches of the labelled image folder
-    ``folder`` (``folder/<class>/<image>``, the config's preprocessing)."""
+    ``folder`` (``folder/<class>/<image>``, the config's preprocessing), on
+    ``device`` (default: the CPU)."""
     from mmpretrain.registry import MODELS
 
     from poa_mm.elastic.vit_reorder import vit_importance
@@ -75,20 +76,22 @@ def importance_scores(model, folder: str, batches: int = 4,
     cfg, state = backbone.export_subnet(backbone.search_space.intact)
     vit = MODELS.build(cfg)
     vit.load_state_dict(state, strict=True)
+    vit.to(device or 'cpu')
     loader = build_folder_loader(folder, DEFAULT_PIPELINE, batch_size)
 
     def images():
         for i, batch in enumerate(loader):
             if i == batches:
                 return
-            yield model.data_preprocessor(batch, False)['inputs']
+            inputs = model.data_preprocessor(batch, False)['inputs']
+            yield inputs.to(device or 'cpu')
 
     return vit_importance(vit, images(), backbone.head_dims)
 
 
 def elastify(source: str, fmt: str, config: str,
              reorder_folder: Optional[str] = None, batches: int = 4,
-             reorder_channels: bool = False) -> dict:
+             reorder_channels: bool = False, device=None) -> dict:
     """A POA checkpoint (``state_dict`` + plain ``poa_mm`` metadata) whose
     student and teacher backbones are the source ViT (the supernet's intact
     network computes it exactly) and whose heads are freshly initialised.
@@ -99,7 +102,9 @@ def elastify(source: str, fmt: str, config: str,
     ``batches`` batches of its images (:func:`importance_scores`), so that
     prefix-sliced sub-networks keep the most important parts; with
     reordered channels the intact network's output features are the
-    source's in ``meta.channel_order``."""
+    source's in ``meta.channel_order``. ``device``: where the importance
+    is scored (default: the CPU); the checkpoint is written from the
+    CPU."""
     import poa_mm  # noqa: F401
     from mmpretrain.registry import MODELS
     cfg = Config.fromfile(config)
@@ -117,7 +122,8 @@ def elastify(source: str, fmt: str, config: str,
         from poa_mm.elastic.vit_reorder import (order_from_importance,
                                                 permute_vit_state_dict)
         order = order_from_importance(
-            importance_scores(model, reorder_folder, batches),
+            importance_scores(model, reorder_folder, batches,
+                              device=device),
             channels=reorder_channels)
         model.backbone.load_state_dict(permute_vit_state_dict(
             model.backbone.state_dict(), order, model.backbone.head_dims))

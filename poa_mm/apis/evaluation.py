@@ -13,9 +13,11 @@ from torch.utils.data import DataLoader
 from .knn import DEFAULT_PIPELINE, folder_classes, folder_pair_loaders
 
 
-def load_poa_model(cfg: Config, checkpoint: Optional[str] = None):
+def load_poa_model(cfg: Config, checkpoint: Optional[str] = None,
+                   device=None):
     """The config's POA model (random initial weights), or with the
-    weights of ``checkpoint`` (loaded safely, strictly)."""
+    weights of ``checkpoint`` (loaded safely, strictly), in eval mode on
+    ``device`` (default: the CPU)."""
     from mmpretrain.registry import MODELS
 
     import poa_mm  # noqa: F401
@@ -25,6 +27,8 @@ def load_poa_model(cfg: Config, checkpoint: Optional[str] = None):
         from .extract import load_poa_checkpoint
         _, state = load_poa_checkpoint(checkpoint)
         model.load_state_dict(state, strict=True)
+    if device is not None:
+        model.to(device)
     model.eval()
     return model
 

@@ -5,7 +5,7 @@ import json
 import os
 import os.path as osp
 import tempfile
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 from mmpretrain.registry import MODELS
@@ -99,10 +99,26 @@ def extract_subnet(checkpoint: str, subnet: str,
             poa_mm_version=__version__))
 
 
+def check_not_an_input(out: str, inputs: Sequence[Optional[str]]) -> None:
+    """Refuse (``ValueError``) an output path that is one of the command's
+    inputs (the same file, also through a link): no tool writes over what
+    it reads, with or without ``--overwrite``."""
+    for path in inputs:
+        if not path or not osp.exists(path):
+            continue
+        if osp.abspath(out) == osp.abspath(path) or (
+                osp.exists(out) and osp.samefile(out, path)):
+            raise ValueError(f'{out} is an input of this command ({path}); '
+                             'write the output to another path')
+
+
 def write_atomic(out: str, write: Callable[[str], None],
-                 overwrite: bool = False) -> None:
+                 overwrite: bool = False,
+                 inputs: Sequence[Optional[str]] = ()) -> None:
     """``write(tmp)`` to a temporary file next to ``out``, then rename, so
-    that a failure or a kill never leaves a partial file under ``out``."""
+    that a failure or a kill never leaves a partial file under ``out``;
+    ``out`` is never one of ``inputs`` (:func:`check_not_an_input`)."""
+    check_not_an_input(out, inputs)
     if osp.exists(out) and not overwrite:
         raise FileExistsError(f'{out} exists; pass --overwrite to replace '
                               'it')
@@ -124,9 +140,10 @@ def write_atomic(out: str, write: Callable[[str], None],
         raise
 
 
-def save_atomic(obj: dict, out: str, overwrite: bool = False) -> None:
+def save_atomic(obj: dict, out: str, overwrite: bool = False,
+                inputs: Sequence[Optional[str]] = ()) -> None:
     """``torch.save`` atomically (:func:`write_atomic`)."""
-    write_atomic(out, lambda tmp: torch.save(obj, tmp), overwrite)
+    write_atomic(out, lambda tmp: torch.save(obj, tmp), overwrite, inputs)
 
 
 def extract_timm(checkpoint: str, subnet: str, branch: str = 'teacher',
@@ -148,12 +165,20 @@ def extract_timm(checkpoint: str, subnet: str, branch: str = 'teacher',
     return meta, {k: v.contiguous().clone() for k, v in weights.items()}
 
 
+def timm_meta_path(out: str) -> str:
+    """The ``.json`` written next to a timm ``.safetensors`` export."""
+    return osp.splitext(out)[0] + '.json'
+
+
 def save_timm(meta: dict, weights: Dict[str, Tensor], out: str,
-              overwrite: bool = False) -> str:
+              overwrite: bool = False,
+              inputs: Sequence[Optional[str]] = ()) -> str:
     """``out`` (safetensors) and its ``.json`` of ``meta``, both atomic;
-    returns the JSON path."""
+    returns the JSON path. Neither may be one of ``inputs``."""
     from safetensors.torch import save_file
-    meta_path = osp.splitext(out)[0] + '.json'
+    meta_path = timm_meta_path(out)
+    for path in (out, meta_path):
+        check_not_an_input(path, inputs)
     if not overwrite:
         for path in (out, meta_path):
             if osp.exists(path):
@@ -208,6 +233,6 @@ STANDARD_BACKBONES = {
 
 __all__ = [
     'extract_subnet', 'extract_timm', 'save_atomic', 'save_timm',
-    'write_atomic', 'load_poa_checkpoint',
+    'write_atomic', 'check_not_an_input', 'load_poa_checkpoint',
     'load_subnet_checkpoint', 'SubnetSpec'
 ]

@@ -13,6 +13,8 @@ from torch.utils.data import DataLoader
 from poa_mm.elastic import SubnetSpec
 from poa_mm.elastic.base import count_params
 
+from .device import autocast_context, module_device
+
 
 def build_folder_loader(folder: str, pipeline: Sequence[dict],
                         batch_size: int = 256, num_workers: int = 0,
@@ -29,6 +31,13 @@ def build_folder_loader(folder: str, pipeline: Sequence[dict],
         dict(type='CustomDataset', data_root=folder, data_prefix='',
              pipeline=copy.deepcopy(list(pipeline)), serialize_data=False))
     own = list(dataset.metainfo['classes'])
+    counts = [0] * len(own)
+    for info in dataset.data_list:
+        counts[int(info['gt_label'])] += 1
+    empty = [name for name, n in zip(own, counts) if n == 0]
+    if empty:
+        raise ValueError(f'{folder}: class folder(s) {empty} hold no '
+                         'images')
     if classes is not None:
         classes = list(classes)
         missing = sorted(set(own) - set(classes))
@@ -103,12 +112,21 @@ def folder_pair_loaders(train_dir: str, val_dir: str,
     return train, val
 
 
+def batch_labels(batch: dict, device: torch.device) -> Tensor:
+    """The ``gt_label`` of every sample of a packed batch, on ``device``
+    (where the features are: k-NN indexes the labels with them)."""
+    return torch.cat([s.gt_label for s in batch['data_samples']]).to(device)
+
+
 @torch.no_grad()
 def subnet_features(model, spec: SubnetSpec, loader,
-                    cache: Optional[dict] = None
+                    cache: Optional[dict] = None,
+                    dtype: Optional[torch.dtype] = None
                     ) -> Tuple[Tensor, Tensor, Tensor]:
     """Teacher features of sub-network ``spec``: the normed CLS token, the
-    average-pooled patch tokens (N, w) each, and the labels.
+    average-pooled patch tokens (N, w) each (fp32), and the labels, all on
+    the model's device. ``dtype``: the autocast precision of the forward
+    passes (None: fp32).
 
     With ``cache`` (a dict shared by the k-NN and linear-probe passes of one
     evaluation) each (model, sub-network, loader) is computed once.
@@ -117,15 +135,16 @@ def subnet_features(model, spec: SubnetSpec, loader,
     if cache is not None and key in cache:
         return cache[key]
     backbone = model.teacher['backbone']
+    device = module_device(backbone)
     cls, pooled, labels = [], [], []
     with backbone.subnet(spec):
         for batch in loader:
             data = model.data_preprocessor(batch, False)
-            c, patch = backbone.forward_tokens(data['inputs'])
-            cls.append(c)
-            pooled.append(patch.mean(1))
-            labels.append(
-                torch.cat([s.gt_label for s in batch['data_samples']]))
+            with autocast_context(device, dtype):
+                c, patch = backbone.forward_tokens(data['inputs'])
+            cls.append(c.float())
+            pooled.append(patch.float().mean(1))
+            labels.append(batch_labels(batch, c.device))
     out = torch.cat(cls), torch.cat(pooled), torch.cat(labels)
     if cache is not None:
         cache[key] = out
@@ -133,10 +152,12 @@ def subnet_features(model, spec: SubnetSpec, loader,
 
 
 def extract_features(model, spec: SubnetSpec, loader,
-                     cache: Optional[dict] = None) -> Tuple[Tensor, Tensor]:
+                     cache: Optional[dict] = None,
+                     dtype: Optional[torch.dtype] = None
+                     ) -> Tuple[Tensor, Tensor]:
     """L2-normalised teacher CLS features of sub-network ``spec`` and
     labels (what k-NN compares)."""
-    cls, _, labels = subnet_features(model, spec, loader, cache)
+    cls, _, labels = subnet_features(model, spec, loader, cache, dtype)
     return F.normalize(cls, dim=-1), labels
 
 
@@ -148,10 +169,18 @@ def weighted_knn(train_feats: Tensor, train_labels: Tensor,
     """Top-1 accuracy (%) of DINO's weighted k-NN classifier.
 
     Each test feature votes with its k most similar training features
-    (cosine similarity), weighted by ``exp(sim / T)``.
+    (cosine similarity), weighted by ``exp(sim / T)``. A k larger than
+    the memory bank is refused (it would report the bank's size).
     """
+    bank = train_feats.shape[0]
+    too_large = [k for k in ks if k > bank]
+    if too_large:
+        raise ValueError(f'k={too_large} is larger than the memory bank '
+                         f'({bank} images); choose k <= {bank}')
+    train_labels = train_labels.to(train_feats.device)
+    test_labels = test_labels.to(test_feats.device)
     num_classes = int(train_labels.max()) + 1
-    max_k = min(max(ks), train_feats.shape[0])
+    max_k = max(ks)
     correct = {k: 0 for k in ks}
     for start in range(0, test_feats.shape[0], chunk):
         sim = test_feats[start:start + chunk] @ train_feats.t()
@@ -172,8 +201,8 @@ def pixel_features(model, loader: DataLoader) -> Tuple[Tensor, Tensor]:
     feats, labels = [], []
     for batch in loader:
         inputs = model.data_preprocessor(batch, False)['inputs']
-        feats.append(F.normalize(inputs.flatten(1), dim=-1))
-        labels.append(torch.cat([s.gt_label for s in batch['data_samples']]))
+        feats.append(F.normalize(inputs.flatten(1).float(), dim=-1))
+        labels.append(batch_labels(batch, inputs.device))
     return torch.cat(feats), torch.cat(labels)
 
 
@@ -207,12 +236,14 @@ def evaluate_subnets(model, specs: Sequence[SubnetSpec],
                      temperature: float = 0.07,
                      baseline: Optional[object] = None,
                      progress=None,
-                     cache: Optional[dict] = None) -> List[dict]:
+                     cache: Optional[dict] = None,
+                     dtype: Optional[torch.dtype] = None) -> List[dict]:
     """k-NN top-1 of every sub-network (and of ``baseline``, e.g. the same
     model with random initial weights, in ``random_k{k}`` columns);
     ``progress`` (e.g. ``print``) gets a line per sub-network with an
     ETA; ``cache`` keeps the model's features for a linear probe
-    (:func:`subnet_features`)."""
+    (:func:`subnet_features`); ``dtype`` is the autocast precision of the
+    forward passes (None: fp32). Runs where the model is."""
     rows, start = [], time.time()
     for i, spec in enumerate(specs):
         row = dict(subnet=str(spec), params_m=subnet_params(model, spec) / 1e6)
@@ -220,8 +251,8 @@ def evaluate_subnets(model, specs: Sequence[SubnetSpec],
             if m is None:
                 continue
             keep = cache if m is model else None
-            tr = extract_features(m, spec, train_loader, keep)
-            va = extract_features(m, spec, val_loader, keep)
+            tr = extract_features(m, spec, train_loader, keep, dtype)
+            va = extract_features(m, spec, val_loader, keep, dtype)
             acc = weighted_knn(*tr, *va, ks=ks, temperature=temperature)
             row.update({f'{prefix}{k}': v for k, v in acc.items()})
         rows.append(row)

@@ -25,28 +25,40 @@ VARIANTS = ('cls', 'cls+avgpool')
 
 
 def probe_features(model, spec: SubnetSpec, loader,
-                   cache: Optional[dict] = None
+                   cache: Optional[dict] = None,
+                   dtype: Optional[torch.dtype] = None
                    ) -> Tuple[Dict[str, Tensor], Tensor]:
-    """``{variant: (N, C) features}`` and labels of sub-network ``spec``."""
-    cls, pooled, labels = subnet_features(model, spec, loader, cache)
+    """``{variant: (N, C) features}`` and labels of sub-network ``spec``
+    (on the model's device)."""
+    cls, pooled, labels = subnet_features(model, spec, loader, cache, dtype)
     return dict(zip(VARIANTS, (cls, torch.cat([cls, pooled], 1)))), labels
 
 
 def holdout_split(labels: Tensor, fraction: float,
                   seed: int = 0) -> Tuple[Tensor, Tensor]:
-    """Indices (fit, held out): ``fraction`` of every class held out."""
+    """Indices (fit, held out) on the labels' device: ``fraction`` of
+    every class held out. Every class must keep at least one image on
+    each side (else the probe would report chance)."""
     if not 0 < fraction < 1:
         raise ValueError(f'holdout fraction must be in (0, 1), got '
                          f'{fraction}')
     g = torch.Generator().manual_seed(seed)
+    cpu_labels = labels.cpu()
     fit, held = [], []
-    for c in labels.unique():
-        idx = (labels == c).nonzero().flatten()
+    for c in cpu_labels.unique():
+        idx = (cpu_labels == c).nonzero().flatten()
         idx = idx[torch.randperm(len(idx), generator=g)]
         n = max(1, int(round(len(idx) * fraction)))
+        if n >= len(idx):
+            raise ValueError(
+                f'class {int(c)} has {len(idx)} training image(s): holding '
+                f'out {fraction:g} of them leaves none to fit; a linear '
+                'probe needs at least 2 images per class and a smaller '
+                '--holdout')
         held.append(idx[:n])
         fit.append(idx[n:])
-    return torch.cat(fit), torch.cat(held)
+    return (torch.cat(fit).to(labels.device),
+            torch.cat(held).to(labels.device))
 
 
 def train_probes(feats: Dict[str, Tensor], labels: Tensor, num_classes: int,
@@ -54,15 +66,20 @@ def train_probes(feats: Dict[str, Tensor], labels: Tensor, num_classes: int,
                  batch_size: int = 256,
                  seed: int = 0) -> Dict[tuple, nn.Module]:
     """One linear layer per (lr, variant), SGD momentum 0.9, cosine lr,
-    all on the same mini-batches. Features are standardised with the
-    training statistics (kept in the returned modules)."""
+    all on the same mini-batches, on the features' device. Features are
+    standardised with the training statistics (kept in the returned
+    modules). The mini-batch order is drawn on the CPU, so it is the same
+    on every device."""
+    if labels.shape[0] < 2:
+        raise ValueError(f'a linear probe needs at least 2 training images, '
+                         f'got {labels.shape[0]}')
     g = torch.Generator().manual_seed(seed)
     probes, groups, standardised = {}, [], {}
     for variant, x in feats.items():
         mean, std = x.mean(0), x.std(0).clamp(min=1e-6)
         standardised[variant] = (x - mean) / std
         for lr in lrs:
-            head = nn.Linear(x.shape[1], num_classes)
+            head = nn.Linear(x.shape[1], num_classes, device=x.device)
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
             head.register_buffer('mean', mean)
@@ -76,7 +93,7 @@ def train_probes(feats: Dict[str, Tensor], labels: Tensor, num_classes: int,
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(
         optim, epochs * math.ceil(n / batch_size))
     for _ in range(epochs):
-        order = torch.randperm(n, generator=g)
+        order = torch.randperm(n, generator=g).to(labels.device)
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
             loss = sum(F.cross_entropy(head(standardised[variant][idx]),
@@ -100,17 +117,21 @@ def linear_probe(model, specs: Sequence[SubnetSpec], train_loader: DataLoader,
                  lrs: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.),
                  epochs: int = 100, holdout: float = 0.2,
                  num_classes: Optional[int] = None,
-                 progress=None, cache: Optional[dict] = None) -> List[dict]:
+                 progress=None, cache: Optional[dict] = None,
+                 dtype: Optional[torch.dtype] = None) -> List[dict]:
     """Linear-probe top-1 (%) of every sub-network: one row per spec with
     the chosen ``lr`` and ``variant``, the held-out accuracy and the val
     accuracy (``linear``). ``cache``: features already computed by a k-NN
-    pass over the same loaders (:func:`~poa_mm.apis.knn.subnet_features`).
+    pass over the same loaders (:func:`~poa_mm.apis.knn.subnet_features`);
+    ``dtype``: the autocast precision of the forward passes. Runs where the
+    model is.
     """
     rows, start = [], time.time()
     for i, spec in enumerate(specs):
         train_feats, train_labels = probe_features(model, spec, train_loader,
-                                                   cache)
-        val_feats, val_labels = probe_features(model, spec, val_loader, cache)
+                                                   cache, dtype)
+        val_feats, val_labels = probe_features(model, spec, val_loader, cache,
+                                               dtype)
         classes = num_classes or int(train_labels.max()) + 1
         fit, held = holdout_split(train_labels, holdout)
         probes = train_probes({v: f[fit] for v, f in train_feats.items()},

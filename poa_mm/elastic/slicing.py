@@ -4,10 +4,18 @@ Every function maps full-size tensors to the tensors a sub-network uses.
 POA rescales the input of every layer whose input is width-sliced by
 ``alpha = max_in / active_in``; here the factor is folded into the sliced
 weight (never into the bias), which is what the exported model stores.
+
+A slice that keeps the whole tensor returns the tensor itself: no view and
+no ``SliceBackward`` (which allocates a full-size zero gradient and copies
+into it) for the intact network and the teacher.
 """
 from typing import Optional, Tuple
 
 from torch import Tensor
+
+# False restores the pre-0.3 behaviour (a view of every full-size slice);
+# only benchmarks/gpu_step.py sets it, to measure what the shortcut saves.
+FULL_SIZE_SHORTCUT = True
 
 
 def input_scale(max_features: int, active_features: int) -> float:
@@ -25,8 +33,11 @@ def slice_linear(weight: Tensor,
                  in_features: int,
                  scale: float = 1.) -> Tuple[Tensor, Optional[Tensor]]:
     """Prefix-slice a linear (or conv) weight and fold the input scale."""
-    weight = _scaled(weight[:out_features, :in_features], scale)
-    return weight, None if bias is None else bias[:out_features]
+    if (out_features, in_features) != tuple(weight.shape[:2]) or \
+            not FULL_SIZE_SHORTCUT:
+        weight = weight[:out_features, :in_features]
+    return (_scaled(weight, scale),
+            slice_channels(bias, out_features, dim=0))
 
 
 def slice_grouped_rows(weight: Tensor,
@@ -42,17 +53,29 @@ def slice_grouped_rows(weight: Tensor,
     first ``in_features`` columns.
     """
     rows, cols = weight.shape[0] // groups, weight.shape[1]
+    if out_per_group == rows and in_features == cols and FULL_SIZE_SHORTCUT:
+        return _scaled(weight, scale), bias
     weight = weight.view(groups, rows, cols)[:, :out_per_group, :in_features]
     weight = _scaled(weight.reshape(groups * out_per_group, in_features),
                      scale)
     if bias is not None:
-        bias = bias.view(groups, rows)[:, :out_per_group].reshape(-1)
+        bias = slice_grouped_bias(bias, groups, out_per_group)
     return weight, bias
 
 
 def slice_channels(tensor: Optional[Tensor], channels: int,
                    dim: int = -1) -> Optional[Tensor]:
     """Prefix-slice ``channels`` along ``dim`` (norms, tokens, LayerScale)."""
-    if tensor is None:
-        return None
+    if tensor is None or (tensor.shape[dim] == channels and
+                          FULL_SIZE_SHORTCUT):
+        return tensor
     return tensor.narrow(dim, 0, channels)
+
+
+def slice_grouped_bias(bias: Tensor, groups: int, out_per_group: int
+                       ) -> Tensor:
+    """The bias of :func:`slice_grouped_rows`: the first ``out_per_group``
+    entries of each of ``groups`` equal blocks."""
+    if out_per_group * groups == bias.shape[0] and FULL_SIZE_SHORTCUT:
+        return bias
+    return bias.view(groups, -1)[:, :out_per_group].reshape(-1)

@@ -20,6 +20,7 @@ from .search_space import (SearchSpace, block_renumbering,
 from .slicing import (
     input_scale,
     slice_channels,
+    slice_grouped_bias,
     slice_grouped_rows,
     slice_linear,
 )
@@ -47,11 +48,12 @@ SWIN_SLICE_RULES: Dict[str, Callable[[Tensor, SwinSlice], Tensor]] = {
     'norm2.bias': _rows,
     'attn.w_msa.qkv.weight': lambda t, g: slice_grouped_rows(
         t, None, 3, g.dims, g.dims, g.scale)[0],
-    'attn.w_msa.qkv.bias': lambda t, g: t.view(3, -1)[:, :g.dims].reshape(-1),
+    'attn.w_msa.qkv.bias': lambda t, g: slice_grouped_bias(t, 3, g.dims),
     'attn.w_msa.proj.weight': lambda t, g: slice_linear(
         t, None, g.dims, g.dims, g.scale)[0],
     'attn.w_msa.proj.bias': _rows,
-    'attn.w_msa.relative_position_bias_table': lambda t, g: t[:, :g.heads],
+    'attn.w_msa.relative_position_bias_table': lambda t, g: slice_channels(
+        t, g.heads, dim=1),
     'attn.w_msa.relative_position_index': lambda t, g: t,
     'ffn.layers.0.0.weight': lambda t, g: slice_linear(
         t, None, 4 * g.dims, g.dims, g.scale)[0],

@@ -18,6 +18,7 @@ from .search_space import (SearchSpace, block_renumbering,
 from .slicing import (
     input_scale,
     slice_channels,
+    slice_grouped_bias,
     slice_grouped_rows,
     slice_linear,
 )
@@ -53,14 +54,14 @@ VIT_SLICE_RULES: Dict[str, Callable[[Tensor, ViTSlice], Tensor]] = {
     'ln2.bias': _rows,
     'attn.qkv.weight': lambda t, s: slice_grouped_rows(
         t, None, 3, s.width, s.width, s.scale)[0],
-    'attn.qkv.bias': lambda t, s: t.view(3, -1)[:, :s.width].reshape(-1),
+    'attn.qkv.bias': lambda t, s: slice_grouped_bias(t, 3, s.width),
     'attn.proj.weight': lambda t, s: slice_linear(
         t, None, s.width, s.width, s.scale)[0],
     'attn.proj.bias': _rows,
     'attn.gamma1.weight': _rows,
     'ffn.layers.0.0.weight': lambda t, s: slice_linear(
         t, None, s.hidden, s.width, s.scale)[0],
-    'ffn.layers.0.0.bias': lambda t, s: t[:s.hidden],
+    'ffn.layers.0.0.bias': lambda t, s: slice_channels(t, s.hidden, 0),
     'ffn.layers.1.weight': lambda t, s: slice_linear(
         t, None, s.width, s.hidden, s.scale)[0],
     'ffn.layers.1.bias': _rows,

@@ -42,11 +42,16 @@ def vit_importance(vit: nn.Module, batches: Iterable[Tensor],
     - head: mean norm of its LayerScale-d contribution to the stream;
     - FFN unit: mean absolute activation x the norm of its LayerScale-d
       output weights.
+
+    Runs where ``vit`` is (``batches`` on its device); the scores come back
+    on the CPU.
     """
     layers = list(vit.layers)
     D = layers[0].ln1.normalized_shape[0]
-    scores = dict(channels=torch.zeros(D),
-                  heads=[torch.zeros(D // head_dims) for _ in layers],
+    device = layers[0].ln1.weight.device
+    scores = dict(channels=torch.zeros(D, device=device),
+                  heads=[torch.zeros(D // head_dims, device=device)
+                         for _ in layers],
                   ffn=[None for _ in layers])
     count = 0
     hooks = []
@@ -54,7 +59,7 @@ def vit_importance(vit: nn.Module, batches: Iterable[Tensor],
     def gamma(module, name):
         """LayerScale weights (ones when the ViT has none: nn.Identity)."""
         weight = getattr(getattr(module, name, None), 'weight', None)
-        return torch.ones(D) if weight is None else weight
+        return torch.ones(D, device=device) if weight is None else weight
 
     def stream_hook(_, __, out):
         scores['channels'] += out.abs().mean(dim=(0, 1))
@@ -91,15 +96,18 @@ def vit_importance(vit: nn.Module, batches: Iterable[Tensor],
         hooks.append(layer.ffn.layers[0].register_forward_hook(ffn_hook(i)))
     try:
         vit.eval()
-        for images in batches:
-            vit(images)
-            count += 1
+        with torch.no_grad():
+            for images in batches:
+                vit(images)
+                count += 1
     finally:
         for h in hooks:
             h.remove()
     if not count:
         raise ValueError('importance needs at least one batch of images')
-    return scores
+    return dict(channels=scores['channels'].cpu(),
+                heads=[h.cpu() for h in scores['heads']],
+                ffn=[f.cpu() for f in scores['ffn']])
 
 
 def order_from_importance(scores: Dict[str, list],

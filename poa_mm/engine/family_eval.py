@@ -3,12 +3,23 @@ import logging
 import os.path as osp
 from typing import Dict, Optional, Sequence
 
+import torch
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
+from mmengine.optim import AmpOptimWrapper
 from mmengine.logging import print_log
 from mmpretrain.registry import HOOKS
 
 from .hooks import unwrap_model
+
+
+def autocast_dtype(optim_wrapper) -> Optional[torch.dtype]:
+    """The autocast precision a training step runs in: POAOptimWrapper's
+    ``dtype``, AmpOptimWrapper's ``cast_dtype`` (fp16 when unset), else
+    None (fp32)."""
+    if isinstance(optim_wrapper, AmpOptimWrapper):
+        return optim_wrapper.cast_dtype or torch.float16
+    return getattr(optim_wrapper, 'dtype', None)
 
 
 @HOOKS.register_module()
@@ -20,7 +31,10 @@ class FamilyKNNHook(Hook):
     MMEngine visualizer backend, so each size has its own curve. A
     sub-network that falls more than ``drop_warning`` points below its own
     best so far gets a warning: small sub-networks collapsing is the failure
-    to catch early. The bests are saved in checkpoints. Runs on rank 0.
+    to catch early. The bests are saved in checkpoints. Runs on rank 0,
+    on the model's device and in the optimizer wrapper's autocast precision
+    (``dtype`` of :class:`POAOptimWrapper`, ``cast_dtype`` of MMEngine's
+    ``AmpOptimWrapper``).
 
     Args:
         interval (int): Iterations between evaluations.
@@ -70,6 +84,11 @@ class FamilyKNNHook(Hook):
             self.loaders = folder_pair_loaders(
                 *self.dirs, self.pipeline or DEFAULT_PIPELINE,
                 self.batch_size)
+            bank = len(self.loaders[0].dataset)
+            if bank < self.k:
+                raise ValueError(f'FamilyKNNHook: k={self.k} is larger than '
+                                 f'the memory bank {self.dirs[0]} ({bank} '
+                                 'images)')
 
     def specs(self, model):
         space = model.backbone.search_space
@@ -82,7 +101,8 @@ class FamilyKNNHook(Hook):
         from poa_mm.apis.knn import evaluate_subnets
         model = unwrap_model(runner.model)
         rows = evaluate_subnets(model, self.specs(model), *self.loaders,
-                                ks=(self.k, ), temperature=self.temperature)
+                                ks=(self.k, ), temperature=self.temperature,
+                                dtype=autocast_dtype(runner.optim_wrapper))
         scores = {r['subnet']: r[f'k{self.k}'] for r in rows}
         step = runner.iter + 1
         runner.visualizer.add_scalars(

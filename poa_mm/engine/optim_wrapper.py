@@ -14,8 +14,9 @@ class BF16AutocastOptimWrapper(OptimWrapper):
     Unlike ``AmpOptimWrapper`` it works on CPU as well as GPU and needs no
     gradient scaler (bf16 has fp32's exponent range).
     """
+    dtype = torch.bfloat16  # read by FamilyKNNHook
 
     @contextmanager
     def optim_context(self, model):
-        with super().optim_context(model), autocast(dtype=torch.bfloat16):
+        with super().optim_context(model), autocast(dtype=self.dtype):
             yield

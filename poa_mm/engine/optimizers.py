@@ -37,8 +37,13 @@ class POAOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     'head'), read by :class:`POAScheduleHook` and :class:`POAOptimWrapper`.
     The teacher has no trainable parameters and gets no group.
 
-    ``paramwise_cfg``: ``layer_decay_rate`` (default 1.0) and
-    ``patch_embed_lr_mult`` (default 1.0).
+    ``paramwise_cfg``: ``layer_decay_rate`` (default 1.0),
+    ``patch_embed_lr_mult`` (default 1.0) and ``merge_groups`` (default
+    False): one group per distinct (``lr_mult``, ``wd_mult``,
+    ``last_layer``, ``clip_group``) instead of one per parameter, the same
+    update with about 6x fewer groups for the foreach / fused optimizer
+    kernels to walk (group ``param_names`` lists its parameters). The
+    optimizer state of a checkpoint only resumes with the same setting.
     """
 
     def __call__(self, model: nn.Module) -> OptimWrapper:
@@ -47,7 +52,7 @@ class POAOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         decay = cfg.get('layer_decay_rate', 1.)
         patch_mult = cfg.get('patch_embed_lr_mult', 1.)
         backbone = model.backbone
-        groups = []
+        groups, merged = [], {}
         for name, param in model.named_parameters():
             if not param.requires_grad:
                 continue
@@ -61,16 +66,18 @@ class POAOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             else:
                 lr_mult, clip = 1., 'head'
                 exempt = _no_weight_decay(name, param)
-            groups.append(
-                dict(
-                    params=[param],
-                    param_name=name,
-                    lr=self.base_lr * lr_mult,
-                    lr_mult=lr_mult,
-                    wd_mult=0. if exempt else 1.,
-                    weight_decay=self.base_wd,
-                    last_layer='last_layer' in name,
-                    clip_group=clip))
+            tags = dict(lr_mult=lr_mult, wd_mult=0. if exempt else 1.,
+                        last_layer='last_layer' in name, clip_group=clip)
+            key = tuple(tags.values())
+            if cfg.get('merge_groups', False) and key in merged:
+                merged[key]['params'].append(param)
+                merged[key]['param_names'].append(name)
+                continue
+            groups.append(dict(params=[param], param_name=name,
+                               param_names=[name],
+                               lr=self.base_lr * lr_mult,
+                               weight_decay=self.base_wd, **tags))
+            merged[key] = groups[-1]
         optimizer_cfg = self.optimizer_cfg.copy()
         optimizer_cfg['params'] = groups
         optimizer = OPTIMIZERS.build(optimizer_cfg)

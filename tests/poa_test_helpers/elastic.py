@@ -42,11 +42,11 @@ def build_stock(cfg: dict, state: dict) -> torch.nn.Module:
 
 def assert_export_exact(elastic, spec, images, **export_kwargs):
     """Export ``spec`` and check the standard backbone's outputs against the
-    elastic model's with the same output arguments; returns the stock
-    outputs and config."""
+    elastic model's with the same output arguments, on the images' device;
+    returns the stock outputs and config."""
     spec = elastic.set_subnet(spec)
     cfg, state = elastic.export_subnet(spec, **export_kwargs)
-    stock = build_stock(cfg, state)
+    stock = build_stock(cfg, state).to(images.device)
     for key, value in export_kwargs.items():
         setattr(elastic, key, list(value) if key == 'out_indices' and
                 isinstance(getattr(elastic, key), list) else value)

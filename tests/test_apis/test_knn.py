@@ -75,3 +75,49 @@ def test_cached_loader_decodes_once_and_streams_past_its_budget(
     assert len(batches) == len(first)
     assert all(torch.equal(a['inputs'], b['inputs'])
                for a, b in zip(first, list(streamed)))
+
+
+def test_k_larger_than_the_bank_is_refused_not_capped():
+    bank = torch.nn.functional.normalize(torch.randn(6, 4), dim=-1)
+    labels = torch.tensor([0, 0, 0, 1, 1, 1])
+    assert set(weighted_knn(bank, labels, bank, labels, ks=(6, ))) == {6}
+    with pytest.raises(ValueError, match=r'k=\[20\] is larger than the '
+                       r'memory bank \(6 images\)'):
+        weighted_knn(bank, labels, bank, labels, ks=(5, 20))
+
+
+def test_an_empty_class_folder_is_refused(fashion_mnist, tmp_path):
+    train = tmp_path / 'train'
+    shutil.copytree(os.path.join(fashion_mnist, 'train'), train)
+    (train / 'zz_empty').mkdir()
+    with pytest.raises(ValueError, match=r"\['zz_empty'\] hold no images"):
+        build_folder_loader(str(train), PIPELINE)
+
+
+def test_a_holdout_that_leaves_a_class_nothing_to_fit_is_refused():
+    from poa_mm.apis.linear_probe import holdout_split, train_probes
+    labels = torch.arange(10).repeat_interleave(3)
+    fit, held = holdout_split(labels, 0.5)
+    assert (len(fit), len(held)) == (10, 20)  # round(1.5) of 3 held out
+    assert set(labels[fit].tolist()) == set(range(10))
+    with pytest.raises(ValueError, match='leaves none to fit'):
+        holdout_split(labels, 0.99)
+    with pytest.raises(ValueError, match='leaves none to fit'):
+        holdout_split(torch.arange(10), 0.2)  # one image per class
+    with pytest.raises(ValueError, match='at least 2 training images'):
+        train_probes({'cls': torch.randn(1, 4)}, torch.tensor([0]), 2, [1.])
+
+
+def test_device_resolution_refuses_what_is_not_there():
+    from poa_mm.apis.device import resolve_device, resolve_dtype
+    assert resolve_device('cpu') == torch.device('cpu')
+    auto = resolve_device(None)
+    assert auto.type == ('cuda' if torch.cuda.is_available() else 'cpu')
+    with pytest.raises(ValueError, match='unknown device'):
+        resolve_device('gpu0')
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match='no CUDA device'):
+            resolve_device('cuda')
+    # bf16 autocast is dropped on the CPU (slow there), kept on CUDA
+    assert resolve_dtype('bfloat16', torch.device('cpu')) is None
+    assert resolve_dtype('float32', torch.device('cpu')) is None

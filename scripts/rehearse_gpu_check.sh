@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Rehearse scripts/gpu_check.sh on a CPU machine, as on a bare GPU machine: .venv's Python with
+# -S (no site-packages, no .pth files) and a PYTHONPATH holding the venv's packages except the
+# OpenMMLab stack, poa-mm and what scripts/prepare_gpu_carry.sh carries, so that the check must
+# install those from the carried folder. CPU settings: tiny runs, gpu_step.py --smoke, k-NN on CPU.
+#
+#   bash scripts/rehearse_gpu_check.sh [CARRY=.gpu_carry] [RESULTS=work_dirs/gpu_check_rehearsal]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CARRY=${1:-.gpu_carry}
+RESULTS=${2:-work_dirs/gpu_check_rehearsal}
+SIM=$(mktemp -d)
+trap 'rm -rf "$SIM"' EXIT
+SP=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+mkdir -p "$SIM/site"
+for entry in "$SP"/*; do
+  name=$(basename "$entry")
+  case "${name,,}" in
+    mmengine*|mmcv*|mmpretrain*|mmdet*|mmseg*|poa_mm*|__editable__*|addict*|yapf*|termcolor*|\
+    platformdirs*|model_index*|modelindex*|ordered_set*|mat4py*|importlib_metadata*|*.pth) ;;
+    *) ln -s "$entry" "$SIM/site/$name" ;;
+  esac
+done
+printf '#!/bin/sh\nexec %s -S "$@"\n' "$PWD/.venv/bin/python" > "$SIM/python"
+chmod +x "$SIM/python"
+if PYTHONPATH=$SIM/site "$SIM/python" -c 'import mmengine' 2>/dev/null; then
+  echo "rehearsal: mmengine is importable without the carried wheels" >&2; exit 1
+fi
+rm -rf "$RESULTS" work_dirs/gpu_check_rehearsal_work
+PYTHONPATH=$SIM/site PYTHON=$SIM/python GPU_CHECK_WORK=work_dirs/gpu_check_rehearsal_work \
+  DEVICE=cpu AMP= TRAIN_ITERS=4 TRAIN_OPTS=custom_hooks.2.interval=2 B256_ITERS=2 \
+  MMCV_BUILD_S=${MMCV_BUILD_S:-20} GPU_STEP_ARGS=--smoke \
+  bash scripts/gpu_check.sh "$CARRY" "$RESULTS"
