@@ -91,7 +91,7 @@ MMCV_START=$(date +%s)
 build_mmcv > "$RESULTS/mmcv_build.log" 2>&1 &
 MMCV_PID=$!
 
-stage cuda_tests $PY -m pytest -q -m cuda -p no:cacheprovider tests
+stage cuda_tests $PY -m pytest -q -m cuda -p no:cacheprovider tests/test_cuda
 
 # shellcheck disable=SC2086
 stage train $PY tools/train.py "$CONFIG" $AMP --work-dir "$WORK/train" \
