@@ -19,6 +19,19 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--overwrite', action='store_true')
 
 
+def check_positive(parser: argparse.ArgumentParser, args, names) -> None:
+    """One-line parser errors for options that must be positive (unset
+    optional ones pass)."""
+    for name in names:
+        value = getattr(args, name.lstrip('-').replace('-', '_'))
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(v is not None and not v > 0 for v in values):
+            parser.error(f'{name} must be positive, got {value}')
+    decay = getattr(args, 'layer_decay', None)
+    if decay is not None and not 0 < decay <= 1:
+        parser.error(f'--layer-decay must be in (0, 1], got {decay}')
+
+
 def generate_config(build: Callable[[], Config], out: str,
                     overwrite: bool, inputs: Sequence[Optional[str]] = ()
                     ) -> None:
@@ -32,10 +45,9 @@ def generate_config(build: Callable[[], Config], out: str,
         sys.exit(f'error: {e}')
     if osp.exists(out) and not overwrite:
         sys.exit(f'error: {out} exists; pass --overwrite to replace it')
-    try:
-        cfg = build()
-    except (ValueError, FileNotFoundError) as e:
-        sys.exit(f'error: {e}')
     from poa_mm.apis.downstream import write_config
-    write_config(cfg, out, overwrite=overwrite)
+    try:
+        write_config(build(), out, overwrite=overwrite, inputs=inputs)
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
+        sys.exit(f'error: {e}')
     print(f'wrote {out}')

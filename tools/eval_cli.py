@@ -69,3 +69,18 @@ def out_dir(args) -> str:
     """``--out-dir``, or the checkpoint's folder."""
     import os.path as osp
     return args.out_dir or osp.dirname(osp.abspath(args.checkpoint))
+
+
+def check_out_dir(args) -> None:
+    """``ValueError`` before any work when the results could not be
+    written (a read-only folder, a path under a regular file)."""
+    import os
+    import tempfile
+    folder = out_dir(args)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise ValueError(f'cannot write the results to {folder}: '
+                         f'{e.strerror or e}') from None

@@ -14,6 +14,9 @@ import sys
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
 
+MAX_SIZE = 8192  # px: far above any backbone's input, far below a crash
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
@@ -24,15 +27,24 @@ def main(argv=None):
     p.add_argument('--opset', type=int, default=17)
     p.add_argument('--overwrite', action='store_true')
     args = p.parse_args(argv)
-    if osp.abspath(args.out) == osp.abspath(args.checkpoint):
-        sys.exit('error: --out must not be the input checkpoint')
+    if args.input_size and not all(1 <= s <= MAX_SIZE
+                                   for s in args.input_size):
+        p.error(f'--input-size must be two sizes in [1, {MAX_SIZE}], got '
+                f'{args.input_size}')
+    if not 9 <= args.opset <= 23:
+        p.error(f'--opset must be in [9, 23], got {args.opset}')
+    from poa_mm.apis.extract import check_not_an_input
     from poa_mm.apis.onnx_export import export_onnx
     try:
+        check_not_an_input(args.out, [args.checkpoint])
         report = export_onnx(args.checkpoint, args.out, args.input_size,
                              args.dynamic_batch, args.overwrite,
                              opset=args.opset)
     except (ValueError, OSError) as e:
         sys.exit(f'error: {e}')
+    except Exception as e:  # the exporter's own errors (an opset, an op)
+        sys.exit(f'error: the ONNX export failed: {type(e).__name__}: '
+                 f'{str(e).strip().splitlines()[0] if str(e) else ""}')
     print(f'{args.out}: input (N, C, {report["input_size"][0]}, '
           f'{report["input_size"][1]}), outputs {report["outputs"]}; ONNX '
           f'Runtime vs PyTorch at batch {report["checked_batch"]}: max abs '

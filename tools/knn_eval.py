@@ -48,7 +48,8 @@ def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-    from eval_cli import device_and_dtype
+    from eval_cli import check_out_dir, device_and_dtype
+    check_out_dir(args)
     device, dtype = device_and_dtype(args)
     cfg = Config.fromfile(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))

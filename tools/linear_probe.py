@@ -30,13 +30,14 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from eval_cli import device_and_dtype, run_linear_probe
+    from eval_cli import check_out_dir, device_and_dtype, run_linear_probe
     from mmengine.config import Config
     from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
     from mmengine.runner.utils import set_random_seed
 
     from poa_mm.apis.evaluation import labelled_loaders, load_poa_model
+    check_out_dir(args)
     device, dtype = device_and_dtype(args)
     cfg = Config.fromfile(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))

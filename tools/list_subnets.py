@@ -51,17 +51,28 @@ def main(argv=None):
     if args.input_size and (len(args.input_size) > 2
                             or min(args.input_size) < 1):
         p.error('--input-size takes one or two positive integers: H [W]')
+    if args.measure < 3 or args.batch < 1:
+        p.error('--measure must be at least 3 and --batch at least 1')
     from mmengine.config import Config
 
     from poa_mm.apis.family import pareto_front, subnet_family
     cfg = Config.fromfile(args.config)
     knn = None
     if args.knn:
-        with open(args.knn) as f:
-            knn = json.load(f)
+        try:
+            with open(args.knn) as f:
+                knn = json.load(f)
+        except (OSError, ValueError) as e:
+            p.error(f'--knn {args.knn}: {e}')
+        if not isinstance(knn, list):
+            p.error(f'--knn {args.knn}: not a list of rows (knn.json of '
+                    'tools/knn_eval.py)')
     size = args.input_size and (args.input_size * 2)[:2]
     backbone_cfg = cfg.model.backbone.to_dict()
-    rows = subnet_family(backbone_cfg, knn, size)
+    try:
+        rows = subnet_family(backbone_cfg, knn, size)
+    except ValueError as e:
+        p.error(f'--knn {args.knn}: {e}')
     if args.x == 'latency' and not args.latency:
         p.error('--x latency needs --latency')
     timing = None

@@ -17,7 +17,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args(argv=None):
-    from downstream_cli import add_common_args
+    from downstream_cli import add_common_args, check_positive
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     add_common_args(p)
@@ -27,7 +27,10 @@ def parse_args(argv=None):
                    metavar=('LONG', 'SHORT'))
     p.add_argument('--max-iters', type=int, default=None,
                    help='an iteration-based run instead of the 3x schedule')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    check_positive(p, args,
+                   ['--batch-size', '--lr', '--max-iters', '--img-scale'])
+    return args
 
 
 def main(argv=None):

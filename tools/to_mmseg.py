@@ -19,7 +19,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args(argv=None):
-    from downstream_cli import add_common_args
+    from downstream_cli import add_common_args, check_positive
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     add_common_args(p)
@@ -29,7 +29,10 @@ def parse_args(argv=None):
     p.add_argument('--crop-size', type=int, default=512)
     p.add_argument('--max-iters', type=int, default=None,
                    help='instead of the 160k-iteration schedule')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    check_positive(p, args,
+                   ['--batch-size', '--lr', '--max-iters', '--crop-size'])
+    return args
 
 
 def main(argv=None):

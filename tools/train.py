@@ -122,6 +122,14 @@ def build_config(args) -> Config:
             # AmpOptimWrapper refuses CPU; bf16 autocast works on both.
             cfg.optim_wrapper.type = 'mmpretrain.BF16AutocastOptimWrapper'
 
+    if not cfg.get('model'):
+        raise ValueError(f'{args.config} defines no model (an empty or '
+                         'partial config?)')
+    check_counts(cfg)
+    if args.launcher == 'pytorch' and 'WORLD_SIZE' not in os.environ:
+        raise ValueError('--launcher pytorch needs the environment torchrun '
+                         'sets (RANK, WORLD_SIZE, MASTER_ADDR): start with '
+                         'tools/dist_train.sh CONFIG N')
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -203,6 +211,21 @@ def check_resume(args, work_dir: str):
     except (ValueError, FileNotFoundError) as e:
         return f'--resume: {e}'
     return None
+
+
+def check_counts(cfg) -> None:
+    """``ValueError`` (one line) for a loop length or batch size that is
+    not a positive integer (``max_iters=0`` would exit 0 having done
+    nothing; ``abc`` would fail deep inside the Runner)."""
+    checks = [(f'train_cfg.{k}', (cfg.get('train_cfg') or {}).get(k))
+              for k in ('max_iters', 'max_epochs')]
+    checks.append(('train_dataloader.batch_size',
+                   (cfg.get('train_dataloader') or {}).get('batch_size')))
+    for name, value in checks:
+        if value is not None and (isinstance(value, bool) or
+                                  not isinstance(value, int) or value < 1):
+            raise ValueError(f'{name} must be a positive integer, got '
+                             f'{value!r}')
 
 
 def check_fresh_work_dir(args, work_dir: str):

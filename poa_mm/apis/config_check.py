@@ -4,6 +4,7 @@ folders that do not exist."""
 import difflib
 import importlib
 import inspect
+import os
 import os.path as osp
 from typing import Iterable, List, Optional
 
@@ -110,16 +111,20 @@ def check_data_roots(cfg) -> Optional[str]:
         return None
     if not osp.isdir(root):
         return (f'train_dataloader.dataset.data_root {root!r} is not a '
-                'folder; prepare the data (README "Data") or set it with '
-                '--cfg-options train_dataloader.dataset.data_root=PATH')
+                'folder; prepare the data (docs/get_started.md) or set it '
+                'with --cfg-options train_dataloader.dataset.data_root=PATH')
     prefix = dataset.get('data_prefix')
     if isinstance(prefix, dict):
         prefix = prefix.get('img_path') or prefix.get('img')
+    folder = root
     if isinstance(prefix, str) and prefix and '://' not in prefix:
         folder = osp.join(root, prefix)
         if not osp.exists(folder):
             return (f'train_dataloader.dataset: {folder!r} does not exist '
                     f'(data_root {root!r}, data_prefix {prefix!r})')
+    if osp.isdir(folder) and not any(
+            files for _, _, files in os.walk(folder)):
+        return f'train_dataloader.dataset: {folder!r} holds no files'
     return None
 
 

@@ -13,6 +13,18 @@ from .checkpoint import load_checkpoint
 FORMATS = ('mmpretrain', 'timm', 'dinov2')
 
 
+def check_float_weights(weights: Dict[str, Tensor], source: str) -> None:
+    """``ValueError`` unless every tensor holds finite floating-point
+    values (an int, bool or NaN source would start POA from zeros, ones or
+    NaN)."""
+    for name, tensor in weights.items():
+        if not tensor.is_floating_point():
+            raise ValueError(f'{source}: {name} is {tensor.dtype}, not '
+                             'floating-point weights')
+        if not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f'{source}: {name} holds NaN or Inf values')
+
+
 def read_weights(path: str) -> Dict[str, Tensor]:
     """Tensors of a ``.safetensors`` or (safely loaded) ``.pth`` file;
     ``state_dict`` / ``model`` / ``teacher`` wrappers unwrapped."""
@@ -20,7 +32,11 @@ def read_weights(path: str) -> Dict[str, Tensor]:
         raise FileNotFoundError(f'source checkpoint not found: {path}')
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
-        return load_file(path)
+        try:
+            return load_file(path)
+        except Exception as e:  # a garbage header, a truncated file
+            raise ValueError(f'{path} is not a readable safetensors file '
+                             f'({type(e).__name__}: {e})') from e
     ckpt = load_checkpoint(path)
     for key in ('state_dict', 'model', 'teacher'):
         if isinstance(ckpt, dict) and isinstance(ckpt.get(key), dict):
@@ -114,6 +130,7 @@ def elastify(source: str, fmt: str, config: str,
     model = MODELS.build(cfg.model)
     model.init_weights()
     state = standard_vit_state(read_weights(source), fmt, source)
+    check_float_weights(state, source)
     model.backbone.load_state_dict(
         model.backbone.import_standard_vit(state, source), strict=True)
     meta = dict(elastified_from=osp.abspath(source), format=fmt,

@@ -54,7 +54,22 @@ def load_poa_checkpoint(path: str) -> Tuple[dict, Dict[str, Tensor]]:
     if not isinstance(backbone_cfg, dict) or not isinstance(
             backbone_cfg.get('type'), str):
         raise ValueError(f'{path}: poa_mm.backbone_cfg has no type')
+    families = elastic_family_names()
+    if backbone_cfg['type'].split('.')[-1] not in families:
+        raise ValueError(
+            f'{path}: poa_mm.backbone_cfg.type {backbone_cfg["type"]!r} is '
+            f'not an elastic backbone family ({", ".join(families)})')
     return backbone_cfg, state
+
+
+def elastic_family_names() -> list:
+    """The registered elastic backbone classes (``ElasticViT``, ...): the
+    only types a checkpoint's metadata may ask to build."""
+    import poa_mm  # noqa: F401  (registers the elastic backbones)
+    from poa_mm.elastic.base import ElasticBackboneMixin
+    return sorted(name for name, cls in MODELS.module_dict.items()
+                  if isinstance(cls, type) and
+                  issubclass(cls, ElasticBackboneMixin))
 
 
 def build_elastic_backbone(backbone_cfg: dict, state: Dict[str, Tensor],

@@ -16,7 +16,9 @@ def subnet_family(backbone_cfg: dict,
     of ``knn_rows`` (from tools/knn_eval.py) where the spec matches.
 
     The backbone is built on the meta device: shapes only, no memory; the
-    FLOPs are the family's closed form (``backbone.flops``).
+    FLOPs are the family's closed form (``backbone.flops``). ``knn_rows``
+    of another supernet (a spec it does not hold, or other parameter
+    counts) are refused with ``ValueError``.
     """
     import poa_mm  # noqa: F401
     with torch.device('meta'):
@@ -35,7 +37,34 @@ def subnet_family(backbone_cfg: dict,
             if k.startswith('k') or k.startswith('random_k')
         })
         rows.append(row)
+    check_knn_rows(rows, knn_rows or [])
     return rows
+
+
+def check_knn_rows(rows: Sequence[dict], knn_rows: Sequence[dict]) -> None:
+    """``ValueError`` when the k-NN rows (tools/knn_eval.py's knn.json) are
+    not of this family: a sub-network it does not hold, or a parameter
+    count more than 1 % off."""
+    ours = {r['subnet']: r for r in rows}
+    for r in knn_rows:
+        if not isinstance(r, dict) or 'subnet' not in r:
+            raise ValueError('the k-NN JSON must be a list of rows with a '
+                             '"subnet" key (tools/knn_eval.py writes it)')
+        if r.get('baseline'):  # e.g. the raw-pixel row
+            continue
+        spec = str(r['subnet'])
+        if spec not in ours:
+            raise ValueError(f'the k-NN JSON lists {spec}, which is not a '
+                             'sub-network of this supernet: is it of '
+                             'another config?')
+        params = r.get('params_m')
+        if isinstance(params, (int, float)) and abs(
+                params - ours[spec]['params_m']) > 0.01 * ours[spec][
+                    'params_m']:
+            raise ValueError(
+                f'the k-NN JSON gives {spec} {params:.3f} M parameters, this '
+                f'supernet {ours[spec]["params_m"]:.3f} M: is it of another '
+                'config?')
 
 
 def pareto_front(rows: Sequence[dict], metric: str,

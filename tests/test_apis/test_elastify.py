@@ -195,3 +195,31 @@ def test_default_reorder_keeps_the_channels(tmp_path, repo_root,
     with torch.no_grad():
         expected = src(x)[0]
     assert (intact_cls(ckpt, x) - expected).abs().max() <= TOL
+
+
+@pytest.mark.parametrize('kind, message', [
+    ('int64', 'torch.int64, not floating-point'),
+    ('bool', 'torch.bool, not floating-point'),
+    ('nan', 'holds NaN or Inf'),
+    ('garbage', 'not a readable safetensors file')])
+def test_non_float_non_finite_or_garbage_sources_are_refused(
+        tmp_path, repo_root, kind, message):
+    from safetensors.torch import save_file
+    src = timm.create_model('vit_base_patch16_224', pretrained=False,
+                            img_size=28, patch_size=4, embed_dim=192,
+                            depth=6, num_heads=6, init_values=0.1,
+                            num_classes=0, global_pool='token')
+    state = {k: v.contiguous() for k, v in src.state_dict().items()}
+    if kind == 'int64':
+        state = {k: v.long() for k, v in state.items()}
+    elif kind == 'bool':
+        state = {k: v > 0 for k, v in state.items()}
+    elif kind == 'nan':
+        state['blocks.0.attn.qkv.weight'][0, 0] = float('nan')
+    path = tmp_path / 'src.safetensors'
+    if kind == 'garbage':
+        path.write_bytes(b'\xff' * 64)
+    else:
+        save_file(state, path)
+    with pytest.raises(ValueError, match=message):
+        elastify(str(path), 'timm', f'{repo_root}/{CONFIG}')

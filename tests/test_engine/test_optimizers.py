@@ -132,3 +132,40 @@ def test_bf16_autocast_on_cpu_is_an_explicit_choice():
     assert default.dtype is None
     with forced.optim_context(model):
         assert model(x).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize('fused', [False, True])
+def test_merged_groups_give_the_same_update_with_fewer_groups(fused):
+    """``merge_groups``: one group per distinct (lr_mult, wd_mult,
+    last_layer, clip_group), the same AdamW update (under POAScheduleHook's
+    per-group lr / wd and per-module clipping) as a group per parameter."""
+    updates = []
+    for merge in (False, True):
+        torch.manual_seed(0)
+        w = poa_wrapper(dict(type='ElasticViT', arch='micro'), 128,
+                        layer_decay_rate=0.9, patch_embed_lr_mult=0.2,
+                        merge_groups=merge)
+        if fused:
+            w.optimizer.defaults['fused'] = True
+            for group in w.optimizer.param_groups:
+                group['fused'] = True
+        params = [p for g in w.optimizer.param_groups for p in g['params']]
+        names = [n for g in w.optimizer.param_groups for n in g['param_names']]
+        for group in w.optimizer.param_groups:  # as POAScheduleHook sets them
+            group['lr'] = 1e-2 * group['lr_mult']
+            group['weight_decay'] = 0.04 * group['wd_mult']
+        before = {n: p.detach().clone() for n, p in zip(names, params)}
+        g = torch.Generator().manual_seed(1)
+        for _ in range(2):
+            for n, p in sorted(zip(names, params)):
+                p.grad = torch.randn(p.shape, generator=g)
+            w.step()
+        updates.append((len(w.optimizer.param_groups),
+                        {n: p.detach() - before[n]
+                         for n, p in zip(names, params)}))
+    (n_single, single), (n_merged, merged) = updates
+    assert n_merged * 4 < n_single
+    assert single.keys() == merged.keys()
+    for name, delta in single.items():
+        assert torch.allclose(delta, merged[name], rtol=1e-5, atol=1e-7), \
+            name

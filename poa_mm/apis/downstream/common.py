@@ -1,14 +1,12 @@
 """What the MMDetection and MMSegmentation config writers share: the
 extracted checkpoint, its family's descriptor, the backbone, the optimizer,
 the weight-check hook and writing the file."""
-import os
 import os.path as osp
-import tempfile
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from ..extract import load_subnet_checkpoint
+from ..extract import load_subnet_checkpoint, write_atomic
 
 
 def family_spec(meta: dict) -> dict:
@@ -82,19 +80,56 @@ def add_weight_check(cfg: Config, ckpt_path: str, meta: dict) -> None:
                           source_sha256=meta['source_sha256'])
 
 
-def write_config(cfg: Config, out: str, overwrite: bool = False) -> None:
-    """Dump ``cfg`` to ``out`` atomically; refuse to replace a file."""
-    if osp.exists(out) and not overwrite:
-        raise FileExistsError(f'{out} exists; pass --overwrite to replace '
-                              'it')
-    folder = osp.dirname(osp.abspath(out))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.cfg-', suffix='.py', dir=folder)
-    os.close(fd)
-    try:
+def expanded_strings(value, where: str = 'config') -> list:
+    """``(where, text)`` of every string in ``value`` that MMEngine would
+    expand when it loads the written config (``{{ $ENV }}``, ``{{ _base_.x
+    }}``, ``{{ fileDirname }}``, ...): values from files must not steer
+    it."""
+    if isinstance(value, str):
+        return [(where, value)] if '{{' in value or '}}' in value else []
+    if isinstance(value, dict):
+        return [hit for k, v in value.items()
+                for hit in expanded_strings(v, f'{where}.{k}')]
+    if isinstance(value, (list, tuple)):
+        return [hit for i, v in enumerate(value)
+                for hit in expanded_strings(v, f'{where}.{i}')]
+    return []
+
+
+def _plain(value):
+    """Tuples as lists, recursively: how a dumped config compares."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def write_config(cfg: Config, out: str, overwrite: bool = False,
+                 inputs: Sequence[Optional[str]] = ()) -> None:
+    """Dump ``cfg`` to ``out`` atomically (never over one of ``inputs``,
+    over another file only with ``overwrite``), then load the written file
+    back and refuse it unless it reads as ``cfg``: no value can be expanded
+    by MMEngine's placeholders or break its parser."""
+    wanted = cfg.to_dict()
+    hits = expanded_strings(wanted)
+    if hits:
+        where, text = hits[0]
+        raise ValueError(f'{where} = {text!r}: braces "{{{{ }}}}" would be '
+                         'expanded by MMEngine when the config is loaded; '
+                         'rename the file, folder or class')
+
+    def dump_and_check(tmp: str) -> None:
         cfg.dump(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+        try:
+            loaded = Config.fromfile(tmp).to_dict()
+        except Exception as e:  # e.g. "bad escape" from a crafted value
+            raise ValueError(f'the written config does not load back: '
+                             f'{type(e).__name__}: {e}') from e
+        changed = sorted(k for k in wanted
+                         if _plain(loaded.get(k)) != _plain(wanted[k]))
+        if changed:
+            raise ValueError(f'the written config loads back with other '
+                             f'values under {changed}')
+
+    write_atomic(out, dump_and_check, overwrite, inputs)

@@ -31,6 +31,11 @@ def mmseg_config(ckpt_path: str, template: str, data_root: str,
     if classes_file:
         with open(classes_file) as f:
             classes = tuple(c.strip() for c in f if c.strip())
+        if len(classes) < 2:
+            raise ValueError(f'{classes_file}: {len(classes)} class name(s); '
+                             'segmentation needs at least 2 (one per line)')
+        if len(set(classes)) < len(classes):
+            raise ValueError(f'{classes_file}: a class name is repeated')
         dataset = dict(type='BaseSegDataset', metainfo=dict(classes=classes),
                        img_suffix='.jpg', seg_map_suffix='.png',
                        reduce_zero_label=False)
