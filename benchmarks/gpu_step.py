@@ -125,6 +125,7 @@ def build_poa(args, arch, mode, device):
             type='POADataPreprocessor',
             mask_grid=(args.global_size // patch, ) * 2))).to(device)
     model.train()
+    model.set_schedule(teacher_temp=0.07, ibot_active=True)
     optimizer = dict(type='AdamW', lr=1e-4, weight_decay=0.04)
     if mode.endswith('-fused'):
         optimizer['fused'] = True

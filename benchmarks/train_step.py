@@ -75,6 +75,7 @@ def run_mode(args) -> dict:
     # A fixed mid-sized sub-network keeps the two runs comparable.
     space = model.backbone.search_space
     model.elastic_subnet = space.elastic_multiset[len(space.sampling) // 2]
+    model.set_schedule(teacher_temp=0.07, ibot_active=True)
     from mmpretrain.registry import OPTIM_WRAPPERS
     optim_wrapper = OPTIM_WRAPPERS.build(dict(
         type='POAOptimWrapper', max_grad_norm=None,

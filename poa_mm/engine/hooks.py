@@ -255,8 +255,7 @@ class POAScheduleHook(Hook):
             group['weight_decay'] = v['weight_decay'] * group.get(
                 'wd_mult', 1.)
         model = unwrap_model(runner.model)
-        model.teacher_temp = v['teacher_temp']
-        model.ibot_active = v['ibot_active']
+        model.set_schedule(v['teacher_temp'], v['ibot_active'])
         hub = runner.message_hub
         # RuntimeInfoHook logged the lr before it was set for this step.
         for name, lr in runner.optim_wrapper.get_lr().items():

@@ -16,6 +16,7 @@ def build(cfg: dict, split: bool, spec: SubnetSpec):
     model.init_weights()
     model.train()
     model.elastic_subnet = spec
+    model.set_schedule(teacher_temp=0.07, ibot_active=True)
     return model
 
 

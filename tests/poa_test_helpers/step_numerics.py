@@ -21,6 +21,7 @@ def step_digest(config: str) -> str:
     model.init_weights()
     model.train()
     model.elastic_subnet = SubnetSpec(96, (4, ))
+    model.set_schedule(teacher_temp=0.07, ibot_active=True)
     data = model.data_preprocessor(random_crops(n_images=8), True)
     loss = sum(model.loss(**data).values())
     loss.backward()

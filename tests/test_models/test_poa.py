@@ -26,6 +26,7 @@ def build_model():
     m.init_weights()
     m.train()
     m.elastic_subnet = SubnetSpec(64, (2, ))
+    m.set_schedule(teacher_temp=0.07, ibot_active=True)
     return m
 
 
@@ -89,18 +90,35 @@ def test_teacher_is_an_ema_of_backbone_and_heads(model):
 
 
 def test_without_elastic_branch_and_without_ibot(model):
-    model.ibot_active = False
+    model.set_schedule(teacher_temp=0.07, ibot_active=False)
     data = model.data_preprocessor(random_crops(), True)
     losses = model.loss(**data)
     assert losses['loss_ibot'] == 0
     two_branch = MODELS.build(poa_cfg(use_elastic=False))
     two_branch.elastic_subnet = None
+    two_branch.set_schedule(teacher_temp=0.07, ibot_active=True)
     losses = two_branch.loss(
         **two_branch.data_preprocessor(random_crops(), True))
     assert losses['loss_same_view'] == 0
     model.elastic_subnet = None
     with pytest.raises(RuntimeError, match='ElasticSamplingHook'):
         model.loss(**data)
+
+
+def test_a_step_without_the_schedule_hook_fails_loudly():
+    """Without POAScheduleHook the teacher would never move and the
+    temperature would be a constant: the step refuses instead."""
+    torch.manual_seed(0)
+    model = MODELS.build(poa_cfg())
+    model.init_weights()
+    model.elastic_subnet = SubnetSpec(64, (2, ))
+    data = model.data_preprocessor(random_crops(), True)
+    with pytest.raises(RuntimeError, match='add POAScheduleHook'):
+        model.loss(**data)
+    with pytest.raises(ValueError, match='positive'):
+        model.set_schedule(teacher_temp=0., ibot_active=True)
+    model.set_schedule(teacher_temp=0.04, ibot_active=False)
+    assert model.loss(**data)['loss_ibot'] == 0
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ def test_a_few_iterations_give_finite_losses_and_gradients(family,
     model = MODELS.build(cfg.model)
     model.init_weights()
     model.train()
+    model.set_schedule(teacher_temp=0.07, ibot_active=True)
     optim = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=1e-3)
     multiset = model.backbone.search_space.elastic_multiset

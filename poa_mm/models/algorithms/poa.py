@@ -90,9 +90,11 @@ class POA(BaseSelfSupervisor):
             dict(backbone=copy.deepcopy(self.backbone),
                  head=copy.deepcopy(self.head)))
         self.teacher.requires_grad_(False)
-        # Set every iteration by POAScheduleHook / ElasticSamplingHook.
-        self.teacher_temp = 0.07
-        self.ibot_active = True
+        # Inputs of every step, set each iteration by POAScheduleHook
+        # (set_schedule) and ElasticSamplingHook; a step without them fails
+        # instead of training with a fixed temperature and a frozen teacher.
+        self.teacher_temp: Optional[float] = None
+        self.ibot_active: Optional[bool] = None
         self.elastic_subnet: Optional[SubnetSpec] = None
 
     # --------------------------------------------------------- teacher
@@ -127,6 +129,25 @@ class POA(BaseSelfSupervisor):
         student = [s.detach() for s, _ in pairs]
         torch._foreach_mul_(teacher, momentum)
         torch._foreach_add_(teacher, student, alpha=1 - momentum)
+
+    def set_schedule(self, teacher_temp: float, ibot_active: bool) -> None:
+        """The schedule's inputs of the next steps: the teacher temperature
+        and whether iBOT is on. :class:`POAScheduleHook` calls it every
+        iteration (and :meth:`update_teacher` after it)."""
+        if not teacher_temp > 0:
+            raise ValueError(f'teacher_temp must be positive, got '
+                             f'{teacher_temp}')
+        self.teacher_temp, self.ibot_active = float(teacher_temp), \
+            bool(ibot_active)
+
+    def _check_schedule(self) -> None:
+        if self.teacher_temp is None or self.ibot_active is None:
+            raise RuntimeError(
+                'POA has no teacher temperature and iBOT schedule: add '
+                'POAScheduleHook to custom_hooks (it sets them and updates '
+                'the EMA teacher every iteration; without it the teacher '
+                'would never move), or call model.set_schedule(teacher_temp, '
+                'ibot_active) and model.update_teacher(momentum) yourself')
 
     # --------------------------------------------------------- branches
     def _teacher_targets(self, global_crops: Tensor, masks: Tensor,
@@ -245,7 +266,8 @@ class POA(BaseSelfSupervisor):
                        inputs['masks'])
         # From the schedule only, never from this rank's masks: the iBOT
         # Sinkhorn-Knopp all-reduces must run on every rank or on none.
-        ibot = bool(self.ibot_active)
+        self._check_schedule()
+        ibot = self.ibot_active
         if phase == 'intact':
             targets = self._teacher_targets(g, masks, ibot)
             intact = self._student(self.backbone.search_space.intact, g, l,
