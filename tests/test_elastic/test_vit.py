@@ -179,3 +179,29 @@ def test_local_crops_use_the_official_pos_embed_resize():
     expected = torch.cat((vit.cls_token.expand(2, -1, -1), patches), 1)
     expected = expected + interpolate_pos_embed(vit.pos_embed, (7, 7), (3, 3))
     assert (tokens - expected).abs().max() < 1e-6
+
+
+def test_the_intact_network_slices_nothing():
+    """Full-size slices are the parameters themselves: the intact network
+    (and the teacher) runs no SliceBackward, so it pays no full-size zero
+    gradient per use; a sub-network still does."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from poa_mm.elastic import slicing
+    model = MODELS.build(dict(type='ElasticViT', arch='micro'))
+    x = torch.randn(2, 3, 28, 28)
+
+    def ops(spec, shortcut=True):
+        model.set_subnet(spec)
+        slicing.FULL_SIZE_SHORTCUT = shortcut
+        try:
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                model(x)[-1].sum().backward()
+        finally:
+            slicing.FULL_SIZE_SHORTCUT = True
+        return {e.key for e in prof.key_averages()}
+
+    sliced = 'aten::slice_backward'
+    assert sliced not in ops('max')
+    assert sliced in ops('max', shortcut=False)
+    assert sliced in ops('min')
