@@ -16,9 +16,7 @@ with --latency) and, with --knn, pareto.png (accuracy against --x, the
 front in red, presets labelled).
 """
 import argparse
-import csv
 import json
-import os
 import os.path as osp
 import sys
 
@@ -55,7 +53,8 @@ def main(argv=None):
         p.error('--measure must be at least 3 and --batch at least 1')
     from mmengine.config import Config
 
-    from poa_mm.apis.family import pareto_front, subnet_family
+    from poa_mm.apis.evaluation import format_table, write_rows
+    from poa_mm.apis.family import plot_pareto, preset_names, subnet_family
     cfg = Config.fromfile(args.config)
     knn = None
     if args.knn:
@@ -90,17 +89,8 @@ def main(argv=None):
                                 getattr(torch, args.dtype))
         rows = timing.pop('rows')
     cols = list(dict.fromkeys(k for r in rows for k in r))
-    print(' | '.join(f'{c:>10}' for c in cols))
-    for r in rows:
-        print(' | '.join(f'{r[c]:>10.4g}' if isinstance(r.get(c), float)
-                         else f'{str(r.get(c, "")):>10}' for c in cols))
-    os.makedirs(args.out_dir, exist_ok=True)
-    with open(osp.join(args.out_dir, 'family.json'), 'w') as f:
-        json.dump(rows, f, indent=1)
-    with open(osp.join(args.out_dir, 'family.csv'), 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=cols)
-        writer.writeheader()
-        writer.writerows(rows)
+    print(format_table(rows, cols, float_format='.4g'))
+    write_rows(rows, args.out_dir, 'family')
     if timing:
         with open(osp.join(args.out_dir, 'latency.json'), 'w') as f:
             json.dump(timing, f, indent=1)
@@ -111,47 +101,11 @@ def main(argv=None):
               ('n/a' if error is None else f'{100 * error:.1f} %') +
               (f'; unstable (spread > 20 %): {", ".join(timing["unstable"])}'
                if timing['unstable'] else ''))
-    evaluated = [r for r in rows if args.metric in r]
-    if evaluated:
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
-        cost, label = dict(
-            params=('params_m', 'parameters (M)'),
-            flops=('gflops', 'GFLOPs (multiply-adds)'),
-            latency=('latency_ms', 'latency (ms)'))[args.x]
-        front = pareto_front(evaluated, args.metric, cost)
-        presets = _preset_names(backbone_cfg)
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.scatter([r[cost] for r in evaluated],
-                   [r[args.metric] for r in evaluated], label='sub-network')
-        ax.plot([r[cost] for r in front],
-                [r[args.metric] for r in front], 'r-o', label='Pareto front')
-        for r in evaluated:
-            name = presets.get(r['subnet'])
-            text = f'{name} ({r["subnet"]})' if name else r['subnet']
-            ax.annotate(text, (r[cost], r[args.metric]), fontsize=7,
-                        weight='bold' if name else 'normal')
-        ax.set_xlabel(label)
-        ax.set_ylabel(f'k-NN top-1 (%), {args.metric}')
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(osp.join(args.out_dir, 'pareto.png'), dpi=120)
-    print(f'wrote {args.out_dir}/family.csv and family.json' +
-          (' and pareto.png' if evaluated else ''))
-
-
-def _preset_names(backbone_cfg: dict) -> dict:
-    """``{spec string: preset name}`` of the supernet."""
-    import torch
-    from mmpretrain.registry import MODELS
-    with torch.device('meta'):
-        space = MODELS.build(backbone_cfg).search_space
-    names = {str(spec): name for name, spec in space.presets.items()
-             if name not in ('min', 'max')}
-    for name in ('min', 'max'):
-        names.setdefault(str(space.presets[name]), name)
-    return names
+    if any(args.metric in r for r in rows):
+        path = osp.join(args.out_dir, 'pareto.png')
+        plot_pareto(rows, args.metric, args.x, preset_names(backbone_cfg),
+                    path)
+        print(f'wrote {path}')
 
 
 if __name__ == '__main__':

@@ -57,12 +57,13 @@ def labelled_loaders(cfg: Config, train_dir: Optional[str] = None,
     return train, val
 
 
-def format_table(rows: Sequence[dict], cols: Sequence[str]) -> str:
-    """A plain-text table of ``cols`` (floats with 2 decimals)."""
+def format_table(rows: Sequence[dict], cols: Sequence[str],
+                 float_format: str = '.2f') -> str:
+    """A plain-text table of ``cols`` (floats as ``float_format``)."""
     lines = [' | '.join(f'{c:>10}' for c in cols)]
     for r in rows:
         lines.append(' | '.join(
-            f'{r[c]:>10.2f}' if isinstance(r.get(c), float) else
+            f'{r[c]:>10{float_format}}' if isinstance(r.get(c), float) else
             f'{str(r.get(c, "")):>10}' for c in cols))
     return '\n'.join(lines)
 

@@ -78,3 +78,50 @@ def pareto_front(rows: Sequence[dict], metric: str,
             front.append(row)
             best = row[metric]
     return front
+
+
+COST_AXES = dict(params=('params_m', 'parameters (M)'),
+                 flops=('gflops', 'GFLOPs (multiply-adds)'),
+                 latency=('latency_ms', 'latency (ms)'))
+
+
+def preset_names(backbone_cfg: dict) -> Dict[str, str]:
+    """``{spec string: preset name}`` of the supernet ('min' and 'max'
+    only where no other name covers the spec)."""
+    import poa_mm  # noqa: F401
+    with torch.device('meta'):
+        space = MODELS.build(backbone_cfg).search_space
+    names = {str(spec): name for name, spec in space.presets.items()
+             if name not in ('min', 'max')}
+    for name in ('min', 'max'):
+        names.setdefault(str(space.presets[name]), name)
+    return names
+
+
+def plot_pareto(rows: Sequence[dict], metric: str, axis: str,
+                presets: Dict[str, str], path: str) -> None:
+    """A PNG of ``metric`` against the cost ``axis`` ('params', 'flops' or
+    'latency') of the evaluated rows, the Pareto front in red, presets
+    labelled in bold."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    cost, label = COST_AXES[axis]
+    evaluated = [r for r in rows if metric in r]
+    front = pareto_front(evaluated, metric, cost)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter([r[cost] for r in evaluated], [r[metric] for r in evaluated],
+               label='sub-network')
+    ax.plot([r[cost] for r in front], [r[metric] for r in front], 'r-o',
+            label='Pareto front')
+    for r in evaluated:
+        name = presets.get(r['subnet'])
+        text = f'{name} ({r["subnet"]})' if name else r['subnet']
+        ax.annotate(text, (r[cost], r[metric]), fontsize=7,
+                    weight='bold' if name else 'normal')
+    ax.set_xlabel(label)
+    ax.set_ylabel(f'k-NN top-1 (%), {metric}')
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
