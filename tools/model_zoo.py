@@ -30,14 +30,12 @@ def preset_rows(config: str) -> list:
     """One row per preset of the config's supernet."""
     import torch
     from mmengine.config import Config
-    from mmpretrain.registry import MODELS
-
-    import poa_mm  # noqa: F401
+    from poa_mm.apis.family import build_meta_backbone
     from poa_mm.elastic.base import count_params
     cfg = Config.fromfile(config)
     backbone_cfg = cfg.model.backbone.to_dict()
     with torch.device('meta'):
-        backbone = MODELS.build(backbone_cfg)
+        backbone = build_meta_backbone(backbone_cfg)
     space = backbone.search_space
     size = global_crop_size(cfg) or getattr(backbone, 'img_size', 224)
     name = f'{backbone_cfg["type"]} `{backbone_cfg.get("arch", "")}`'

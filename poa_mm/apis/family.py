@@ -7,6 +7,17 @@ from mmpretrain.registry import MODELS
 from poa_mm.elastic.base import count_params
 
 
+def build_meta_backbone(backbone_cfg: dict):
+    """The elastic backbone of ``backbone_cfg`` built in MMPretrain's scope
+    (whatever scope the caller runs in; call under ``torch.device('meta')``
+    for shapes only)."""
+    from mmengine.registry import DefaultScope
+
+    import poa_mm  # noqa: F401
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(backbone_cfg)
+
+
 def subnet_family(backbone_cfg: dict,
                   knn_rows: Optional[Sequence[dict]] = None,
                   input_size=None) -> List[dict]:
@@ -20,9 +31,8 @@ def subnet_family(backbone_cfg: dict,
     of another supernet (a spec it does not hold, or other parameter
     counts) are refused with ``ValueError``.
     """
-    import poa_mm  # noqa: F401
     with torch.device('meta'):
-        backbone = MODELS.build(backbone_cfg)
+        backbone = build_meta_backbone(backbone_cfg)
     knn: Dict[str, dict] = {r['subnet']: r for r in knn_rows or []}
     rows = []
     for spec in backbone.search_space.candidates():
@@ -88,9 +98,8 @@ COST_AXES = dict(params=('params_m', 'parameters (M)'),
 def preset_names(backbone_cfg: dict) -> Dict[str, str]:
     """``{spec string: preset name}`` of the supernet ('min' and 'max'
     only where no other name covers the spec)."""
-    import poa_mm  # noqa: F401
     with torch.device('meta'):
-        space = MODELS.build(backbone_cfg).search_space
+        space = build_meta_backbone(backbone_cfg).search_space
     names = {str(spec): name for name, spec in space.presets.items()
              if name not in ('min', 'max')}
     for name in ('min', 'max'):

@@ -89,7 +89,7 @@ def test_a_new_run_refuses_a_work_dir_with_another_runs_checkpoints(
 
 @pytest.mark.slow
 def test_one_writer_per_work_dir_and_no_overwritten_checkpoints(
-        repo_root, tmp_path):
+        repo_root, tmp_path, fashion_mnist):
     train = load_script('tools/train.py')
     work = tmp_path / 'w'
     lock = train.lock_work_dir(str(work))  # as a running train.py holds it
@@ -98,7 +98,9 @@ def test_one_writer_per_work_dir_and_no_overwritten_checkpoints(
     def run(*extra):
         return subprocess.run(
             [sys.executable, 'tools/train.py', CONFIG, '--work-dir',
-             str(work), *extra], cwd=repo_root, env=env, capture_output=True,
+             str(work), '--cfg-options',
+             f'train_dataloader.dataset.data_root={fashion_mnist}', *extra],
+            cwd=repo_root, env=env, capture_output=True,
             text=True, timeout=300)
 
     proc = run('--restart')
