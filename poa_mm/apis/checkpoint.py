@@ -67,9 +67,14 @@ def load_checkpoint(path: str, map_location='cpu') -> Any:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001
+        # What the allowlist refused, else a plain description: torch's own
+        # text for a truncated file is "[Errno 22] Invalid argument", and
+        # for others it suggests weights_only=False, which runs code.
         reason = next((line.strip() for line in str(e).splitlines()
                        if 'Unsupported global' in line or 'refusing' in line),
-                      str(e).splitlines()[0] if str(e) else type(e).__name__)
+                      None) or (
+            f'not a complete PyTorch checkpoint (truncated, or another '
+            f'format; {osp.getsize(path)} bytes)')
         raise ValueError(f'{path} cannot be loaded safely: {reason}') from e
 
 

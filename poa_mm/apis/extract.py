@@ -114,6 +114,9 @@ def extract_subnet(checkpoint: str, subnet: str,
             poa_mm_version=__version__))
 
 
+PARTIAL_PREFIX = '.partial-'  # the temporary files of write_atomic
+
+
 def check_not_an_input(out: str, inputs: Sequence[Optional[str]]) -> None:
     """Refuse (``ValueError``) an output path that is one of the command's
     inputs (the same file, also through a link): no tool writes over what
@@ -139,7 +142,7 @@ def write_atomic(out: str, write: Callable[[str], None],
                               'it')
     folder = osp.dirname(osp.abspath(out))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.partial-',
+    fd, tmp = tempfile.mkstemp(prefix=PARTIAL_PREFIX,
                                suffix=osp.splitext(out)[1], dir=folder)
     os.close(fd)
     try:

@@ -1,12 +1,14 @@
 """A ``CheckpointHook`` that never leaves a partial checkpoint behind."""
+import os
 import os.path as osp
 from contextlib import contextmanager
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
+from mmengine.logging import print_log
 from mmpretrain.registry import HOOKS
 
-from ..apis.extract import write_atomic
+from ..apis.extract import PARTIAL_PREFIX, write_atomic
 
 
 @contextmanager
@@ -46,8 +48,26 @@ class AtomicCheckpointHook(CheckpointHook):
       is complete (MMEngine removes it first), so a failed save never leaves
       fewer good checkpoints than asked for.
 
+    - Temporary files that a SIGKILL (which runs no clean-up) left behind
+      (``.partial-*``) are removed when training starts: one work dir has
+      one writer at a time (``tools/train.py`` locks it).
+
     Same arguments as :class:`mmengine.hooks.CheckpointHook`.
     """
+
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        if not is_main_process() or '://' in str(self.out_dir) or \
+                not osp.isdir(self.out_dir):
+            return
+        stale = sorted(f for f in os.listdir(self.out_dir)
+                       if f.startswith(PARTIAL_PREFIX))
+        for name in stale:
+            os.remove(osp.join(self.out_dir, name))
+        if stale:
+            print_log(f'AtomicCheckpointHook: removed {len(stale)} partial '
+                      f'file(s) of an interrupted save: {", ".join(stale)}',
+                      logger='current')
 
     def _save_checkpoint_with_step(self, runner, step, meta):
         expired = None

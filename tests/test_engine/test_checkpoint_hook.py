@@ -95,3 +95,14 @@ def test_rotation_keeps_the_newest(tmp_path):
         'iter_4.pth', 'iter_6.pth']
     assert load_checkpoint(str(tmp_path / 'iter_6.pth'))['message_hub'][
         'runtime_info']['keep_ckpt_ids'] == [4, 6]
+
+
+def test_partial_files_of_a_killed_run_are_removed_at_the_next_start(
+        tmp_path):
+    """SIGKILL runs no clean-up: the next run in the work dir removes the
+    0-byte temporary file the killed save left."""
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / '.partial-abc123.pth').write_bytes(b'')
+    files = _train(tmp_path, 'AtomicCheckpointHook', -1)
+    assert not [f for f in files if f.startswith('.partial-')]
+    assert 'iter_6.pth' in files

@@ -135,3 +135,20 @@ def test_train_refuses_empty_configs_folders_and_a_bare_pytorch_launcher(
         f'{repo_root}/{CONFIG}', '--cfg-options',
         f'train_dataloader.dataset.data_root={tmp_path / "images"}']))
     assert 'holds no files' in check_data_roots(cfg)
+
+
+def test_truncated_or_foreign_checkpoints_are_described_plainly(tmp_path):
+    from poa_mm.apis.checkpoint import load_checkpoint
+    whole = tmp_path / 'whole.pth'
+    torch.save(dict(state_dict={'w': torch.zeros(64, 64)}), whole)
+    data = whole.read_bytes()
+    for name, content in (('cut.pth', data[:len(data) // 2]),
+                          ('random.pth', os.urandom(256)),
+                          ('empty.pth', b'')):
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(ValueError) as info:
+            load_checkpoint(str(path))
+        message = str(info.value)
+        assert 'not a complete PyTorch checkpoint' in message, message
+        assert 'Errno' not in message and 'weights_only' not in message
