@@ -41,20 +41,20 @@ def main(argv=None):
                    'cuda:N (default: cuda when visible)')
     p.add_argument('--overwrite', action='store_true')
     args = p.parse_args(argv)
-    if osp.abspath(args.out) == osp.abspath(args.source):
-        sys.exit('error: --out must not be the source checkpoint')
     if not args.no_reorder and not args.data:
         sys.exit('error: give --data DIR (images to score importance on) '
                  'or --no-reorder')
     from poa_mm.apis.device import resolve_device
     from poa_mm.apis.elastify import elastify
-    from poa_mm.apis.extract import save_atomic
+    from poa_mm.apis.extract import check_not_an_input, save_atomic
     try:
+        check_not_an_input(args.out, [args.source])
         device = resolve_device(args.device)
         ckpt = elastify(args.source, args.format, args.config,
                         None if args.no_reorder else args.data, args.batches,
                         args.reorder_channels, device)
-        save_atomic(ckpt, args.out, overwrite=args.overwrite)
+        save_atomic(ckpt, args.out, overwrite=args.overwrite,
+                    inputs=[args.source])
     except (ValueError, FileNotFoundError, OSError) as e:
         sys.exit(f'error: {e}')
     print(f'{args.source} ({args.format}) -> {args.out}: POA initialisation '

@@ -56,6 +56,7 @@ def main(argv=None):
     from eval_cli import out_dir, run_linear_probe
 
     from poa_mm.apis import evaluate_subnets
+    from poa_mm.apis.knn import check_ks
     from poa_mm.apis.evaluation import (format_table, labelled_loaders,
                                         load_poa_model, write_rows)
     loaders = labelled_loaders(cfg, args.train_dir, args.val_dir,
@@ -66,10 +67,7 @@ def main(argv=None):
     set_random_seed(args.seed)
     model = load_poa_model(cfg, args.checkpoint, device)
     specs = model.backbone.search_space.select(args.subnets)
-    bank = len(loaders[0].dataset)
-    if max(args.ks) > bank:
-        raise ValueError(f'--ks {max(args.ks)} is larger than the memory '
-                         f'bank ({bank} images); choose k <= {bank}')
+    check_ks(args.ks, len(loaders[0].dataset), '--ks: ')
     print(f'k-NN of {len(specs)} sub-network(s) on {device}'
           + (' (bf16 autocast)' if dtype else ''))
     baseline = None

@@ -161,6 +161,16 @@ def extract_features(model, spec: SubnetSpec, loader,
     return F.normalize(cls, dim=-1), labels
 
 
+def check_ks(ks: Sequence[int], bank: int, where: str = '') -> None:
+    """``ValueError`` for a k larger than the memory bank of ``bank``
+    images (k-NN would silently report k = bank); ``where`` prefixes the
+    message (the bank's folder, the tool)."""
+    too_large = [k for k in ks if k > bank]
+    if too_large:
+        raise ValueError(f'{where}k={too_large} is larger than the memory '
+                         f'bank ({bank} images); choose k <= {bank}')
+
+
 def weighted_knn(train_feats: Tensor, train_labels: Tensor,
                  test_feats: Tensor, test_labels: Tensor,
                  ks: Sequence[int] = (10, 20, 100, 200),
@@ -172,11 +182,7 @@ def weighted_knn(train_feats: Tensor, train_labels: Tensor,
     (cosine similarity), weighted by ``exp(sim / T)``. A k larger than
     the memory bank is refused (it would report the bank's size).
     """
-    bank = train_feats.shape[0]
-    too_large = [k for k in ks if k > bank]
-    if too_large:
-        raise ValueError(f'k={too_large} is larger than the memory bank '
-                         f'({bank} images); choose k <= {bank}')
+    check_ks(ks, train_feats.shape[0])
     train_labels = train_labels.to(train_feats.device)
     test_labels = test_labels.to(test_feats.device)
     num_classes = int(train_labels.max()) + 1

@@ -71,12 +71,12 @@ def family_latency(backbone_cfg: dict, rows: Sequence[dict],
         the held-out fit), ``coef``, ``threads``, ``device``, ``dtype``,
         ``batch``, ``unstable`` (specs whose spread is over 20 %).
     """
-    import poa_mm  # noqa: F401
+    from .family import build_meta_backbone
     if n_measured < 3:
         raise ValueError(f'measure at least 3 sub-networks, got '
                          f'{n_measured}')
     with torch.device('meta'):
-        meta = MODELS.build(backbone_cfg)
+        meta = build_meta_backbone(backbone_cfg)
     input_size = input_size or getattr(meta, 'img_size', 224)
     chosen = _spread_by_cost(rows, n_measured)
     measured: Dict[str, dict] = {}

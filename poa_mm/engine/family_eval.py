@@ -80,15 +80,13 @@ class FamilyKNNHook(Hook):
             self.interval = 0
             return
         if is_main_process():
-            from poa_mm.apis.knn import DEFAULT_PIPELINE, folder_pair_loaders
+            from poa_mm.apis.knn import (DEFAULT_PIPELINE, check_ks,
+                                         folder_pair_loaders)
             self.loaders = folder_pair_loaders(
                 *self.dirs, self.pipeline or DEFAULT_PIPELINE,
                 self.batch_size)
-            bank = len(self.loaders[0].dataset)
-            if bank < self.k:
-                raise ValueError(f'FamilyKNNHook: k={self.k} is larger than '
-                                 f'the memory bank {self.dirs[0]} ({bank} '
-                                 'images)')
+            check_ks([self.k], len(self.loaders[0].dataset),
+                     f'FamilyKNNHook ({self.dirs[0]}): ')
 
     def specs(self, model):
         space = model.backbone.search_space
