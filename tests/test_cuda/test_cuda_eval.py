@@ -2,26 +2,23 @@
 first GPU run crashed at its first evaluation: CPU labels indexed with CUDA
 indices), k-NN and linear probe against the CPU result."""
 import glob
-import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
 import poa_mm  # noqa: F401
 from poa_mm.apis.knn import evaluate_subnets, folder_pair_loaders
 from poa_mm.apis.linear_probe import linear_probe
+from poa_test_helpers.configs import micro_poa_cfg, micro_runner_cfg
 
 pytestmark = pytest.mark.cuda
-CONFIG = 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
 
 
 def micro_poa():
     torch.manual_seed(0)
-    model = MODELS.build(dict(
-        type='POA', backbone=dict(type='ElasticViT', arch='micro'),
+    model = MODELS.build(micro_poa_cfg(
         head=dict(type='MultiProjectionHead', in_channels=128,
                   num_prototypes=(64, ), hidden_channels=32,
                   bottleneck_channels=16),
@@ -33,19 +30,9 @@ def micro_poa():
 
 def test_runner_with_family_knn_hook_trains_in_bf16_on_cuda(
         repo_root, fashion_mnist, tmp_path):
-    cfg = Config.fromfile(osp.join(repo_root, CONFIG))
-    cfg.merge_from_dict(dict(
-        work_dir=str(tmp_path),
-        model=dict(backbone=dict(arch='micro'),
-                   head=dict(in_channels=128, num_prototypes=(64, ),
-                             hidden_channels=32, bottleneck_channels=16)),
-        train_dataloader=dict(batch_size=8, num_workers=0,
-                              persistent_workers=False,
-                              dataset=dict(data_root=fashion_mnist)),
-        optim_wrapper=dict(dtype='bfloat16'),
-        train_cfg=dict(max_iters=4),
-        default_hooks=dict(logger=dict(interval=1),
-                           checkpoint=dict(interval=4))))
+    cfg = micro_runner_cfg(repo_root, fashion_mnist, tmp_path, max_iters=4,
+                           batch_size=8,
+                           optim_wrapper=dict(dtype='bfloat16'))
     cfg.custom_hooks = [h for h in cfg.custom_hooks
                         if h['type'] != 'FamilyKNNHook'] + [
         dict(type='FamilyKNNHook', interval=2,

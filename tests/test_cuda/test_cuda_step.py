@@ -10,18 +10,13 @@ from mmpretrain.registry import OPTIM_WRAPPERS
 
 import poa_mm  # noqa: F401
 from poa_mm.elastic import SubnetSpec
+from poa_test_helpers.configs import micro_poa_cfg
 from poa_test_helpers.crops import random_crops
 from poa_test_helpers.scripts import load_script
 from poa_test_helpers.split_ranks import build, sgd_step
 
 pytestmark = pytest.mark.cuda
-CFG = dict(
-    type='POA',
-    backbone=dict(type='ElasticViT', arch='micro'),
-    head=dict(type='MultiProjectionHead', in_channels=128,
-              num_prototypes=(64, 96), hidden_channels=64,
-              bottleneck_channels=32),
-    data_preprocessor=dict(type='POADataPreprocessor', mask_grid=(7, 7)))
+CFG = micro_poa_cfg()
 
 
 def test_bf16_step_is_finite_and_moves_the_teacher():

@@ -1,28 +1,16 @@
 """FamilyKNNHook in a real (tiny) Runner loop."""
 import glob
 import json
-import os.path as osp
 
 import pytest
-from mmengine.config import Config
 from mmengine.runner import Runner
 
-CONFIG = 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
+from poa_test_helpers.configs import micro_runner_cfg
 
 
 def tiny_cfg(repo_root, data_root, work_dir, hook):
-    cfg = Config.fromfile(osp.join(repo_root, CONFIG))
-    cfg.merge_from_dict(dict(
-        work_dir=str(work_dir),
-        model=dict(backbone=dict(arch='micro', drop_path_rate=0.),
-                   head=dict(in_channels=128, num_prototypes=(64, ),
-                             hidden_channels=32, bottleneck_channels=16)),
-        train_dataloader=dict(batch_size=4, num_workers=0,
-                              persistent_workers=False,
-                              dataset=dict(data_root=data_root)),
-        train_cfg=dict(max_iters=2),
-        default_hooks=dict(logger=dict(interval=1),
-                           checkpoint=dict(interval=2))))
+    cfg = micro_runner_cfg(repo_root, data_root, work_dir,
+                           model=dict(backbone=dict(drop_path_rate=0.)))
     cfg.custom_hooks = [h for h in cfg.custom_hooks
                         if h['type'] != 'FamilyKNNHook'] + [hook]
     return cfg

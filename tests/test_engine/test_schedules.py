@@ -52,19 +52,11 @@ def test_lr_from_the_global_batch_by_the_official_sqrt_rule():
 
 def test_a_poa_config_without_the_schedule_hook_stops_at_its_first_step(
         repo_root, fashion_mnist, tmp_path):
-    from mmengine.config import Config
     from mmengine.runner import Runner
-    cfg = Config.fromfile(
-        f'{repo_root}/configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py')
-    cfg.merge_from_dict(dict(
-        work_dir=str(tmp_path),
-        model=dict(backbone=dict(arch='micro'),
-                   head=dict(in_channels=128, num_prototypes=(32, ),
-                             hidden_channels=32, bottleneck_channels=16)),
-        train_dataloader=dict(batch_size=4, num_workers=0,
-                              persistent_workers=False,
-                              dataset=dict(data_root=fashion_mnist)),
-        train_cfg=dict(max_iters=1)))
+
+    from poa_test_helpers.configs import micro_runner_cfg
+    cfg = micro_runner_cfg(repo_root, fashion_mnist, tmp_path, max_iters=1,
+                           prototypes=(32, ))
     cfg.custom_hooks = [dict(type='ElasticSamplingHook')]
     runner = Runner.from_cfg(cfg)
     with pytest.raises(RuntimeError, match='add POAScheduleHook'):

@@ -5,24 +5,13 @@ from mmpretrain.registry import MODELS
 
 import poa_mm  # noqa: F401
 from poa_mm.elastic import SubnetSpec
+from poa_test_helpers.configs import micro_poa_cfg
 from poa_test_helpers.crops import random_crops
-
-
-def poa_cfg(**kwargs):
-    cfg = dict(
-        type='POA',
-        backbone=dict(type='ElasticViT', arch='micro'),
-        head=dict(type='MultiProjectionHead', in_channels=128,
-                  num_prototypes=(64, 96), hidden_channels=64,
-                  bottleneck_channels=32),
-        data_preprocessor=dict(type='POADataPreprocessor', mask_grid=(7, 7)))
-    cfg.update(kwargs)
-    return cfg
 
 
 def build_model():
     torch.manual_seed(0)
-    m = MODELS.build(poa_cfg())
+    m = MODELS.build(micro_poa_cfg())
     m.init_weights()
     m.train()
     m.elastic_subnet = SubnetSpec(64, (2, ))
@@ -94,7 +83,7 @@ def test_without_elastic_branch_and_without_ibot(model):
     data = model.data_preprocessor(random_crops(), True)
     losses = model.loss(**data)
     assert losses['loss_ibot'] == 0
-    two_branch = MODELS.build(poa_cfg(use_elastic=False))
+    two_branch = MODELS.build(micro_poa_cfg(use_elastic=False))
     two_branch.elastic_subnet = None
     two_branch.set_schedule(teacher_temp=0.07, ibot_active=True)
     losses = two_branch.loss(
@@ -109,7 +98,7 @@ def test_a_step_without_the_schedule_hook_fails_loudly():
     """Without POAScheduleHook the teacher would never move and the
     temperature would be a constant: the step refuses instead."""
     torch.manual_seed(0)
-    model = MODELS.build(poa_cfg())
+    model = MODELS.build(micro_poa_cfg())
     model.init_weights()
     model.elastic_subnet = SubnetSpec(64, (2, ))
     data = model.data_preprocessor(random_crops(), True)
@@ -164,8 +153,8 @@ def assert_same_updates(joint: dict, split: dict):
 def test_split_backward_equals_the_joint_step():
     from poa_test_helpers.split_ranks import build, sgd_step
     spec = SubnetSpec(64, (2, ))
-    joint_model, split_model = build(poa_cfg(), False, spec), build(
-        poa_cfg(), True, spec)
+    joint_model, split_model = build(micro_poa_cfg(), False, spec), build(
+        micro_poa_cfg(), True, spec)
     joint = sgd_step(joint_model, joint_model, random_crops())
     split = sgd_step(split_model, split_model, random_crops())
     assert_same_updates(joint, split)
@@ -182,7 +171,8 @@ def test_split_backward_equals_the_joint_step_on_two_ranks(tmp_path):
     port = 29700 + os.getpid() % 1000
     data = [random_crops(seed=1), random_crops(seed=2)]
     specs = [SubnetSpec(64, (2, )), SubnetSpec(96, (3, ))]
-    mp.spawn(run_rank, args=(2, port, poa_cfg(), data, specs, str(tmp_path)),
+    mp.spawn(run_rank,
+             args=(2, port, micro_poa_cfg(), data, specs, str(tmp_path)),
              nprocs=2, join=True)
     results = [torch.load(tmp_path / f'rank{r}.pth') for r in (0, 1)]
     for r in results:
