@@ -7,17 +7,13 @@ measured in this run. Target ratio <= 1.10.
     python benchmarks/elastic_overhead.py --supernets vit-base swin-base
 """
 import argparse
-import os.path as osp
-import sys
 
 import torch
 from mmpretrain.registry import MODELS
 
-sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import device_name, time_it, write_json  # noqa: E402
+from common import device_name, time_it, write_json
 
-import poa_mm  # noqa: E402,F401
+import poa_mm  # noqa: F401
 
 SUPERNETS = {
     'vit-base': (dict(type='ElasticViT', arch='base'),

@@ -23,8 +23,7 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from family_vs_separate import ROOT, separate_config, train  # noqa: E402
+from family_vs_separate import ROOT, separate_config, train
 
 CONFIG = 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
 CONTINUE = 'configs/poa/poa_vit-tiny_1xb32-125i_fashion-mnist-elastify.py'
@@ -73,8 +72,9 @@ def main():
               flush=True)
 
     # 1. the standard model, trained alone
-    alone = train(separate_config(work, 'alone', 'tiny', args.iters),
-                  osp.join(work, 'alone'), args.iters)
+    length = [f'train_cfg.max_iters={args.iters}']
+    alone = train(separate_config(work, osp.join(ROOT, CONFIG), 'intact'),
+                  osp.join(work, 'alone'), 'cpu', length)
     vit = osp.join(work, 'vit.pth')
     if not osp.exists(vit):
         run('tools/extract_subnet.py', alone, '--subnet', 'max', '--out',
@@ -102,7 +102,7 @@ def main():
     # 4. POA from scratch, same total iterations
     total = args.iters + short
     scratch = train(poa_config(work, 'scratch', CONFIG, total),
-                    osp.join(work, 'scratch'), total)
+                    osp.join(work, 'scratch'), 'cpu', [])
     results['scratch'] = knn(CONFIG, scratch, osp.join(work, 'scratch_eval'))
     stage('POA from scratch')
 

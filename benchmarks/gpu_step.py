@@ -34,17 +34,13 @@ them there and runs this script as part of the GPU check.
 import argparse
 import gc
 import json
-import os.path as osp
 import random
-import sys
 import time
 from functools import partial
 
 import torch
 
-sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import device_name, sync, time_it, write_json  # noqa: E402
+from common import device_name, sync, time_it, write_json
 
 MODES = ('two-branch', 'poa', 'poa-split')
 # Levers measured against the mode they change, in the same run: the split

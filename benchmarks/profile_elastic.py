@@ -9,15 +9,11 @@ the behaviour before 0.3) and without. JSON out, a table printed.
         [--batch 4] [--device cpu|cuda] [--out benchmarks/results/...json]
 """
 import argparse
-import os.path as osp
-import sys
 from functools import partial
 
 import torch
 
-sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import device_name, sync, time_it, write_json  # noqa: E402
+from common import device_name, sync, time_it, write_json
 
 
 def parse_args(argv=None):

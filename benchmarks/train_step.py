@@ -13,15 +13,12 @@ backbone, heads and crops, each through ``model.train_step`` with
 """
 import argparse
 import json
-import os.path as osp
 import resource
 import subprocess
 import sys
 
 import torch
 
-sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 
 MODES = ('two-branch', 'poa', 'poa-split')

@@ -3,5 +3,5 @@
 Importing the package registers every module into MMPretrain's registries
 (use ``custom_imports=dict(imports=['poa_mm'])`` in configs).
 """
-from . import apis, datasets, elastic, engine, models  # noqa: F401
+from . import apis, datasets, elastic, engine, evaluation, models  # noqa: F401
 from .version import __version__  # noqa: F401

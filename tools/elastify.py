@@ -14,10 +14,8 @@ that small sub-networks keep the most important parts; --no-reorder skips
 it.
 """
 import argparse
-import os.path as osp
 import sys
 
-sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
 
 def main(argv=None):
@@ -44,9 +42,9 @@ def main(argv=None):
     if not args.no_reorder and not args.data:
         sys.exit('error: give --data DIR (images to score importance on) '
                  'or --no-reorder')
-    from poa_mm.apis.device import resolve_device
+    from poa_mm.evaluation.device import resolve_device
     from poa_mm.apis.elastify import elastify
-    from poa_mm.apis.extract import check_not_an_input, save_atomic
+    from poa_mm.fileio import check_not_an_input, save_atomic
     try:
         check_not_an_input(args.out, [args.source])
         device = resolve_device(args.device)

@@ -8,10 +8,8 @@ traced one with --dynamic-batch); the file is written only when they agree
 to 1e-4 relative. Outputs: the backbone's feature tuple (out0, out1, ...).
 """
 import argparse
-import os.path as osp
 import sys
 
-sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
 
 MAX_SIZE = 8192  # px: far above any backbone's input, far below a crash
@@ -33,7 +31,7 @@ def main(argv=None):
                 f'{args.input_size}')
     if not 9 <= args.opset <= 23:
         p.error(f'--opset must be in [9, 23], got {args.opset}')
-    from poa_mm.apis.extract import check_not_an_input
+    from poa_mm.fileio import check_not_an_input
     from poa_mm.apis.onnx_export import export_onnx
     try:
         check_not_an_input(args.out, [args.checkpoint])

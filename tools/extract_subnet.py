@@ -20,7 +20,6 @@ import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
 
 def parse_args(argv=None):
@@ -103,9 +102,10 @@ def choose(args, loaded) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    from poa_mm.apis.extract import (check_not_an_input, extract_subnet,
-                                     extract_timm, load_poa_checkpoint,
-                                     save_atomic, save_timm, timm_meta_path)
+    from poa_mm.apis.extract import (extract_subnet, extract_timm,
+                                     load_poa_checkpoint, save_timm,
+                                     timm_meta_path)
+    from poa_mm.fileio import check_not_an_input, save_atomic
     from poa_mm.elastic.base import count_params
     inputs = [args.checkpoint, getattr(args, 'accuracy', None)]
     try:

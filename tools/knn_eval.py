@@ -15,17 +15,17 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmengine.runner.utils import set_random_seed
 
-sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args(argv=None):
-    from eval_cli import add_eval_args, add_probe_args, check_probe_args
+    from poa_mm.cli.eval_args import (add_eval_args, add_probe_args,
+                                      check_probe_args)
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     add_eval_args(p)
-    p.add_argument('--ks', nargs='+', type=int, default=[10, 20, 100, 200])
-    p.add_argument('--temperature', type=float, default=0.07)
+    from poa_mm.evaluation.knn import KNN_KS, KNN_TEMPERATURE
+    p.add_argument('--ks', nargs='+', type=int, default=list(KNN_KS))
+    p.add_argument('--temperature', type=float, default=KNN_TEMPERATURE)
     p.add_argument('--compare-random-init', action='store_true',
                    help='also evaluate the same sub-networks with the '
                    "config's random initial weights")
@@ -48,15 +48,15 @@ def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-    from eval_cli import check_out_dir, device_and_dtype
+    from poa_mm.cli.eval_args import check_out_dir, device_and_dtype
     check_out_dir(args)
     device, dtype = device_and_dtype(args)
     cfg = Config.fromfile(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    from eval_cli import out_dir, run_linear_probe
+    from poa_mm.cli.eval_args import out_dir, run_linear_probe
 
-    from poa_mm.apis import evaluate_subnets
-    from poa_mm.apis.knn import check_ks
+    from poa_mm.evaluation import evaluate_subnets
+    from poa_mm.evaluation.knn import check_ks
     from poa_mm.apis.evaluation import (format_table, labelled_loaders,
                                         load_poa_model, write_rows)
     loaders = labelled_loaders(cfg, args.train_dir, args.val_dir,
@@ -79,12 +79,13 @@ def main(argv=None):
                             temperature=args.temperature, baseline=baseline,
                             progress=print, cache=cache, dtype=dtype)
     if args.raw_pixels:
-        from poa_mm.apis.knn import raw_pixel_row
+        from poa_mm.evaluation.knn import raw_pixel_row
         rows.append(raw_pixel_row(model, *loaders, ks=args.ks,
                                   temperature=args.temperature))
     cols = ['subnet', 'params_m'] + [f'k{k}' for k in args.ks]
-    print(format_table(rows, cols + (['random_k20'] if baseline and 20 in
-                                     args.ks else [])))
+    if baseline:
+        cols += [f'random_k{k}' for k in args.ks]
+    print(format_table(rows, cols))
     write_rows(rows, out_dir(args), 'knn')
     if args.linear_probe:
         run_linear_probe(model, specs, loaders, args, cache, dtype)
@@ -95,4 +96,5 @@ if __name__ == '__main__':
     try:
         main()
     except (ValueError, FileNotFoundError) as e:
-        sys.exit(f'error: {e}')
+        from poa_mm.utils import one_line
+        sys.exit(f'error: {one_line(e)}')

@@ -10,15 +10,13 @@ its top-1 on the val folder is reported. Prints a table and writes
 linear.csv / linear.json (next to the checkpoint by default).
 """
 import argparse
-import os.path as osp
 import sys
 
-sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args(argv=None):
-    from eval_cli import add_eval_args, add_probe_args, check_probe_args
+    from poa_mm.cli.eval_args import (add_eval_args, add_probe_args,
+                                      check_probe_args)
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     add_eval_args(p)
@@ -30,7 +28,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from eval_cli import check_out_dir, device_and_dtype, run_linear_probe
+    from poa_mm.cli.eval_args import (check_out_dir, device_and_dtype,
+                                      run_linear_probe)
     from mmengine.config import Config
     from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
@@ -54,4 +53,5 @@ if __name__ == '__main__':
     try:
         main()
     except (ValueError, FileNotFoundError) as e:
-        sys.exit(f'error: {e}')
+        from poa_mm.utils import one_line
+        sys.exit(f'error: {one_line(e)}')

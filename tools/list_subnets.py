@@ -18,9 +18,7 @@ front in red, presets labelled).
 import argparse
 import json
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
 
 def main(argv=None):
@@ -78,7 +76,7 @@ def main(argv=None):
     if args.latency:
         import torch
 
-        from poa_mm.apis.device import resolve_device
+        from poa_mm.evaluation.device import resolve_device
         from poa_mm.apis.latency import family_latency
         try:
             device = resolve_device(args.device)

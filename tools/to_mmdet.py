@@ -9,15 +9,11 @@ DATA_ROOT/images/. Training refuses to start unless the backbone holds
 exactly the extracted weights.
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args(argv=None):
-    from downstream_cli import add_common_args, check_positive
+    from poa_mm.cli.downstream_args import add_common_args, check_positive
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     add_common_args(p)
@@ -35,7 +31,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from downstream_cli import generate_config
+    from poa_mm.cli.downstream_args import generate_config
 
     from poa_mm.apis.downstream import mmdet_config
     generate_config(

@@ -11,15 +11,11 @@ validation/); a classes.txt in DATA_ROOT (or --classes-file) switches to a
 generic folder dataset with those classes (label = line index).
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args(argv=None):
-    from downstream_cli import add_common_args, check_positive
+    from poa_mm.cli.downstream_args import add_common_args, check_positive
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     add_common_args(p)
@@ -37,7 +33,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from downstream_cli import generate_config
+    from poa_mm.cli.downstream_args import generate_config
 
     from poa_mm.apis.downstream import mmseg_config
     generate_config(

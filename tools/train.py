@@ -7,11 +7,10 @@ import os
 import os.path as osp
 import sys
 
-import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
 
-sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
 
 def parse_args(argv=None):
@@ -179,13 +178,69 @@ def main(argv=None):
             and not torch.distributed.is_initialized():
         dist_cfg = (cfg.get('env_cfg') or {}).get('dist_cfg') or {}
         init_cpu_distributed(args.launcher, dist_cfg.get('timeout', 300))
-    runner = Runner.from_cfg(cfg)
+    from poa_mm.utils import SettingError, one_line
+    try:
+        runner = Runner.from_cfg(cfg)
+    except SettingError as e:  # MMEngine's registry prefixes the class
+        sys.exit(f'error: {e}')
+    error = check_resume_shapes(runner.model, resume_path(args, cfg.work_dir),
+                                args.unsafe_load)
+    if error:
+        sys.exit(f'error: {error}')
+    from poa_mm.datasets import CorruptImageError
     from poa_mm.engine import NonFiniteLossError
     try:
         runner.train()
     except NonFiniteLossError as e:
         sys.exit(f'error: {e}; training stopped. Last good checkpoint: '
                  f'{last_checkpoint(runner.work_dir)}')
+    except SettingError as e:  # checked when the optimizer is built
+        sys.exit(f'error: {e}')
+    except CorruptImageError as e:
+        # Raised in a DataLoader worker, it arrives wrapped in the worker's
+        # traceback text; its own message is the last line.
+        sys.exit(f'error: {one_line(e)}')
+    except OSError as e:  # a full disk, a read-only or vanished folder
+        what = f'{e.strerror}: {e.filename}' if e.filename else str(e)
+        sys.exit(f'error: {what}; training stopped. Last good checkpoint: '
+                 f'{last_checkpoint(runner.work_dir)}')
+
+
+def resume_path(args, work_dir: str):
+    """The checkpoint ``--resume`` continues from, or None."""
+    if args.resume is None or args.resume != 'auto':
+        return args.resume
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.exists(marker):
+        return None
+    with open(marker) as f:
+        return f.read().strip()
+
+
+def check_resume_shapes(model, path, unsafe: bool):
+    """Why the model cannot resume from ``path`` (one line), or None: its
+    tensors have other shapes than the built model's (another head width
+    or supernet). MMEngine would only warn, then fail in the first
+    optimizer step."""
+    if path is None or not osp.isfile(path):
+        return None
+    if unsafe:
+        checkpoint = torch.load(path, map_location='cpu', weights_only=False)
+    else:
+        from poa_mm.apis.checkpoint import load_checkpoint
+        checkpoint = load_checkpoint(path)
+    state = checkpoint.get('state_dict') or {}
+    ours = model.state_dict()
+    wrong = [f'{k} {tuple(v.shape)} (config: {tuple(ours[k].shape)})'
+             for k, v in state.items()
+             if k in ours and hasattr(v, 'shape') and
+             tuple(v.shape) != tuple(ours[k].shape)]
+    if not wrong:
+        return None
+    return (f'--resume: {path} holds tensors of other shapes than the '
+            f'config builds, e.g. {"; ".join(wrong[:2])} ({len(wrong)} in '
+            'all): resume with the config it was trained with, or start a '
+            'new run')
 
 
 def check_resume(args, work_dir: str):
@@ -194,15 +249,11 @@ def check_resume(args, work_dir: str):
     safely loadable. A run never silently restarts from scratch."""
     if args.resume is None:
         return None
-    path = args.resume
-    if path == 'auto':
-        marker = osp.join(work_dir, 'last_checkpoint')
-        if not osp.exists(marker):
-            return (f'--resume: nothing to resume from in {work_dir} (no '
-                    'last_checkpoint); give a checkpoint path or drop '
-                    '--resume')
-        with open(marker) as f:
-            path = f.read().strip()
+    path = resume_path(args, work_dir)
+    if path is None:
+        return (f'--resume: nothing to resume from in {work_dir} (no '
+                'last_checkpoint); give a checkpoint path or drop '
+                '--resume')
     if args.unsafe_load:
         return None if osp.isfile(path) else f'checkpoint not found: {path}'
     from poa_mm.apis.checkpoint import load_checkpoint
@@ -216,7 +267,8 @@ def check_resume(args, work_dir: str):
 def check_counts(cfg) -> None:
     """``ValueError`` (one line) for a loop length or batch size that is
     not a positive integer (``max_iters=0`` would exit 0 having done
-    nothing; ``abc`` would fail deep inside the Runner)."""
+    nothing; ``abc`` would fail deep inside the Runner), or an optimizer lr
+    that is not a positive number."""
     checks = [(f'train_cfg.{k}', (cfg.get('train_cfg') or {}).get(k))
               for k in ('max_iters', 'max_epochs')]
     checks.append(('train_dataloader.batch_size',
@@ -226,6 +278,12 @@ def check_counts(cfg) -> None:
                                   not isinstance(value, int) or value < 1):
             raise ValueError(f'{name} must be a positive integer, got '
                              f'{value!r}')
+    optimizer = (cfg.get('optim_wrapper') or {}).get('optimizer') or {}
+    from poa_mm.utils import check_number
+    for key in ('lr', 'weight_decay'):
+        if key in optimizer:
+            check_number(f'optim_wrapper.optimizer.{key}', optimizer[key],
+                         0., low_open=key == 'lr')
 
 
 def check_fresh_work_dir(args, work_dir: str):

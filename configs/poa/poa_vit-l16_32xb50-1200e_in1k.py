@@ -38,7 +38,7 @@ model = dict(
 
 data_root = 'data/imagenet'
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImage'),
     # Effective blur probabilities of the code (0.0 / 0.9 / 0.5); the paper's
     # Table 6 lists the nominal 1.0 / 0.1 / 0.5 (DINOv2's RandomApply bug).
     dict(
@@ -112,7 +112,7 @@ knn_cfg = dict(
     train_dir=data_root + '/train',
     val_dir=data_root + '/val',
     pipeline=[
-        dict(type='LoadImageFromFile'),
+        dict(type='LoadCheckedImage'),
         dict(type='ResizeEdge', scale=256, edge='short', backend='pillow',
              interpolation='bicubic'),
         dict(type='CenterCrop', crop_size=224),

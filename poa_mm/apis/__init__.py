@@ -1,11 +1,2 @@
-from .knn import (
-                  build_folder_loader,
-                  evaluate_subnets,
-                  extract_features,
-                  weighted_knn,
-)
-
-__all__ = [
-    'build_folder_loader', 'evaluate_subnets', 'extract_features',
-    'weighted_knn'
-]
+"""What the tools call: extraction, export, the family listing, FLOPs and
+latency, the budget picker, elastify and the downstream config writers."""

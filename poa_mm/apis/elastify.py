@@ -8,6 +8,11 @@ import torch
 from mmengine.config import Config
 from torch import Tensor
 
+from ..elastic.vit_convert import vit_state_dict_from_timm
+from ..elastic.vit_reorder import (order_from_importance,
+                                   permute_vit_state_dict, vit_importance)
+from ..engine.hooks import supernet_metadata
+from ..evaluation.knn import DEFAULT_PIPELINE, build_folder_loader
 from .checkpoint import load_checkpoint
 
 FORMATS = ('mmpretrain', 'timm', 'dinov2')
@@ -50,7 +55,6 @@ def read_weights(path: str) -> Dict[str, Tensor]:
 def standard_vit_state(weights: Dict[str, Tensor],
                        fmt: str, source: str) -> Dict[str, Tensor]:
     """``weights`` of format ``fmt`` in mmpretrain ViT names."""
-    from poa_mm.elastic.vit import vit_state_dict_from_timm
     if fmt not in FORMATS:
         raise ValueError(f'--format must be one of {FORMATS}, got {fmt!r}')
     if any(k.startswith(('register_tokens', 'reg_token')) for k in weights):
@@ -81,9 +85,7 @@ def importance_scores(model, folder: str, batches: int = 4,
     ``device`` (default: the CPU)."""
     from mmpretrain.registry import MODELS
 
-    from poa_mm.elastic.vit_reorder import vit_importance
 
-    from .knn import DEFAULT_PIPELINE, build_folder_loader
     if batches < 1:
         raise ValueError(f'--batches must be at least 1, got {batches}')
     if not osp.isdir(folder):
@@ -121,7 +123,6 @@ def elastify(source: str, fmt: str, config: str,
     source's in ``meta.channel_order``. ``device``: where the importance
     is scored (default: the CPU); the checkpoint is written from the
     CPU."""
-    import poa_mm  # noqa: F401
     from mmpretrain.registry import MODELS
     cfg = Config.fromfile(config)
     if cfg.model.backbone.get('type') != 'ElasticViT':
@@ -136,8 +137,6 @@ def elastify(source: str, fmt: str, config: str,
     meta = dict(elastified_from=osp.abspath(source), format=fmt,
                 reordered=reorder_folder is not None)
     if reorder_folder is not None:
-        from poa_mm.elastic.vit_reorder import (order_from_importance,
-                                                permute_vit_state_dict)
         order = order_from_importance(
             importance_scores(model, reorder_folder, batches,
                               device=device),
@@ -152,5 +151,4 @@ def elastify(source: str, fmt: str, config: str,
     return dict(
         state_dict=model.state_dict(),
         meta=meta,
-        poa_mm=dict(model_type=str(cfg.model.type),
-                    backbone_cfg=cfg.model.backbone.to_dict()))
+        poa_mm=supernet_metadata(cfg.model))

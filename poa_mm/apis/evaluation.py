@@ -10,7 +10,9 @@ from typing import Optional, Sequence, Tuple
 from mmengine.config import Config
 from torch.utils.data import DataLoader
 
-from .knn import DEFAULT_PIPELINE, folder_classes, folder_pair_loaders
+from .extract import load_poa_checkpoint
+from ..evaluation.knn import (DEFAULT_PIPELINE, folder_classes,
+                              folder_pair_loaders)
 
 
 def load_poa_model(cfg: Config, checkpoint: Optional[str] = None,
@@ -19,12 +21,9 @@ def load_poa_model(cfg: Config, checkpoint: Optional[str] = None,
     weights of ``checkpoint`` (loaded safely, strictly), in eval mode on
     ``device`` (default: the CPU)."""
     from mmpretrain.registry import MODELS
-
-    import poa_mm  # noqa: F401
     model = MODELS.build(cfg.model)
     model.init_weights()
     if checkpoint is not None:
-        from .extract import load_poa_checkpoint
         _, state = load_poa_checkpoint(checkpoint)
         model.load_state_dict(state, strict=True)
     if device is not None:

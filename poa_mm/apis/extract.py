@@ -2,17 +2,17 @@
 checkpoints (tensors and plain metadata only)."""
 import hashlib
 import json
-import os
 import os.path as osp
-import tempfile
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
 from poa_mm.elastic import SubnetSpec
+from poa_mm.elastic.base import ElasticBackboneMixin
 from poa_mm.version import __version__
+from ..fileio import check_not_an_input, write_atomic
 from .checkpoint import check_plain, load_checkpoint
 
 BRANCHES = ('teacher', 'student')
@@ -65,8 +65,6 @@ def load_poa_checkpoint(path: str) -> Tuple[dict, Dict[str, Tensor]]:
 def elastic_family_names() -> list:
     """The registered elastic backbone classes (``ElasticViT``, ...): the
     only types a checkpoint's metadata may ask to build."""
-    import poa_mm  # noqa: F401  (registers the elastic backbones)
-    from poa_mm.elastic.base import ElasticBackboneMixin
     return sorted(name for name, cls in MODELS.module_dict.items()
                   if isinstance(cls, type) and
                   issubclass(cls, ElasticBackboneMixin))
@@ -77,7 +75,6 @@ def build_elastic_backbone(backbone_cfg: dict, state: Dict[str, Tensor],
     """The elastic backbone of ``branch`` with its trained weights."""
     if branch not in BRANCHES:
         raise ValueError(f'--from must be one of {BRANCHES}, got {branch!r}')
-    import poa_mm  # noqa: F401  (registers the elastic backbones)
     backbone = MODELS.build(backbone_cfg)
     prefix = 'teacher.backbone.' if branch == 'teacher' else 'backbone.'
     weights = {
@@ -112,56 +109,6 @@ def extract_subnet(checkpoint: str, subnet: str,
             source=branch,
             source_sha256=file_sha256(checkpoint),
             poa_mm_version=__version__))
-
-
-PARTIAL_PREFIX = '.partial-'  # the temporary files of write_atomic
-
-
-def check_not_an_input(out: str, inputs: Sequence[Optional[str]]) -> None:
-    """Refuse (``ValueError``) an output path that is one of the command's
-    inputs (the same file, also through a link): no tool writes over what
-    it reads, with or without ``--overwrite``."""
-    for path in inputs:
-        if not path or not osp.exists(path):
-            continue
-        if osp.abspath(out) == osp.abspath(path) or (
-                osp.exists(out) and osp.samefile(out, path)):
-            raise ValueError(f'{out} is an input of this command ({path}); '
-                             'write the output to another path')
-
-
-def write_atomic(out: str, write: Callable[[str], None],
-                 overwrite: bool = False,
-                 inputs: Sequence[Optional[str]] = ()) -> None:
-    """``write(tmp)`` to a temporary file next to ``out``, then rename, so
-    that a failure or a kill never leaves a partial file under ``out``;
-    ``out`` is never one of ``inputs`` (:func:`check_not_an_input`)."""
-    check_not_an_input(out, inputs)
-    if osp.exists(out) and not overwrite:
-        raise FileExistsError(f'{out} exists; pass --overwrite to replace '
-                              'it')
-    folder = osp.dirname(osp.abspath(out))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=PARTIAL_PREFIX,
-                               suffix=osp.splitext(out)[1], dir=folder)
-    os.close(fd)
-    try:
-        write(tmp)
-        # mkstemp creates 0600; give the file the mode the umask asks for.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, out)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def save_atomic(obj: dict, out: str, overwrite: bool = False,
-                inputs: Sequence[Optional[str]] = ()) -> None:
-    """``torch.save`` atomically (:func:`write_atomic`)."""
-    write_atomic(out, lambda tmp: torch.save(obj, tmp), overwrite, inputs)
 
 
 def extract_timm(checkpoint: str, subnet: str, branch: str = 'teacher',
@@ -250,7 +197,6 @@ STANDARD_BACKBONES = {
 
 
 __all__ = [
-    'extract_subnet', 'extract_timm', 'save_atomic', 'save_timm',
-    'write_atomic', 'check_not_an_input', 'load_poa_checkpoint',
+    'extract_subnet', 'extract_timm', 'save_timm', 'load_poa_checkpoint',
     'load_subnet_checkpoint', 'SubnetSpec'
 ]

@@ -12,8 +12,6 @@ def build_meta_backbone(backbone_cfg: dict):
     (whatever scope the caller runs in; call under ``torch.device('meta')``
     for shapes only)."""
     from mmengine.registry import DefaultScope
-
-    import poa_mm  # noqa: F401
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         return MODELS.build(backbone_cfg)
 

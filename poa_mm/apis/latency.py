@@ -8,6 +8,7 @@ from mmpretrain.registry import MODELS
 from torch.utils import benchmark
 
 from .flops import as_hw
+from .family import build_meta_backbone
 
 SPREAD_LIMIT = 0.2
 
@@ -71,7 +72,6 @@ def family_latency(backbone_cfg: dict, rows: Sequence[dict],
         the held-out fit), ``coef``, ``threads``, ``device``, ``dtype``,
         ``batch``, ``unstable`` (specs whose spread is over 20 %).
     """
-    from .family import build_meta_backbone
     if n_measured < 3:
         raise ValueError(f'measure at least 3 sub-networks, got '
                          f'{n_measured}')

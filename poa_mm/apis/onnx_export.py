@@ -7,7 +7,9 @@ import numpy as np
 import torch
 from mmpretrain.registry import MODELS
 
-from .extract import load_subnet_checkpoint, write_atomic
+from ..elastic import EXPORT_PATCHES
+from ..fileio import write_atomic
+from .extract import load_subnet_checkpoint
 from .flops import as_hw
 
 
@@ -25,7 +27,6 @@ class _Outputs(torch.nn.Module):
 def build_subnet_backbone(path: str) -> torch.nn.Module:
     """The standard backbone of an extracted checkpoint, weights loaded
     strictly, in eval mode."""
-    import poa_mm  # noqa: F401  (registers POAStaticResNet)
     ckpt = load_subnet_checkpoint(path)
     model = MODELS.build(ckpt['meta']['backbone_cfg'])
     prefix = 'backbone.'
@@ -53,7 +54,6 @@ def export_onnx(subnet_checkpoint: str, out: str,
     """
     import onnxruntime as ort
 
-    from poa_mm.elastic import EXPORT_PATCHES
     if osp.exists(out) and not overwrite:
         raise FileExistsError(f'{out} exists; pass --overwrite to replace it')
     model = _Outputs(build_subnet_backbone(subnet_checkpoint))

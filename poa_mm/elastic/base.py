@@ -3,8 +3,6 @@ import copy
 from contextlib import contextmanager
 from typing import Dict, Iterable, Union
 
-from torch import Tensor
-
 from .spec import SubnetSpec
 
 
@@ -28,6 +26,11 @@ CONTRACT = {
 }
 
 
+# FLOPs of a LayerNorm / GroupNorm per element, as MMEngine's FlopAnalyzer
+# counts them (the families' closed-form ``flops`` use it).
+NORM_FLOPS = 5
+
+
 def count_params(state_dict) -> int:
     """Parameters (elements) of a state dict, e.g. an exported backbone's:
     the one count the listing, the evaluations and the tools report."""
@@ -37,7 +40,7 @@ def count_params(state_dict) -> int:
 class ElasticBackboneMixin:
     """The elastic contract (:data:`CONTRACT`), checked when a family's
     class is defined, plus arch resolution, the ``subnet()`` context
-    manager, POA's weight-decay rule and an ``nn.Module``-style ``train``.
+    manager and an ``nn.Module``-style ``train``.
 
     Put it before ``BaseBackbone`` in the bases: MMPretrain's
     ``BaseBackbone.train`` returns None.
@@ -87,13 +90,6 @@ class ElasticBackboneMixin:
             yield self.active_subnet
         finally:
             self.set_subnet(previous)
-
-    def no_weight_decay(self, name: str, param: Tensor) -> bool:
-        """Whether POA pre-training exempts a parameter from weight decay:
-        biases, norms and LayerScale, i.e. the 1-D parameters (the official
-        rule, by name there). Families whose official names differ
-        override it."""
-        return param.ndim == 1
 
     def train(self, mode: bool = True):
         super().train(mode)

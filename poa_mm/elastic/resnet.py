@@ -12,7 +12,8 @@ from mmpretrain.models.utils import to_2tuple
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from .base import ElasticBackboneMixin
+from ..layers import GNBottleneck
+from .base import NORM_FLOPS, ElasticBackboneMixin
 from .search_space import (SearchSpace, block_renumbering,
                            evenly_spaced_indices)
 from .slicing import input_scale, slice_channels, slice_linear
@@ -70,35 +71,6 @@ def resnet_search_space(widths, stage_depths, elastic_stages, presets=None,
     return SearchSpace(widths, [list(c) for c in choices], sampling, presets)
 
 
-class GNBottleneck(nn.Module):
-    """1x1 -> 3x3 (strided) -> 1x1 bottleneck with GroupNorm."""
-
-    def __init__(self, in_channels: int, mid_channels: int,
-                 out_channels: int, stride: int, num_groups: int):
-        super().__init__()
-        self.num_groups = num_groups
-        self.conv1 = nn.Conv2d(in_channels, mid_channels, 1, bias=False)
-        self.gn1 = nn.GroupNorm(num_groups, mid_channels)
-        self.conv2 = nn.Conv2d(mid_channels, mid_channels, 3, stride, 1,
-                               bias=False)
-        self.gn2 = nn.GroupNorm(num_groups, mid_channels)
-        self.conv3 = nn.Conv2d(mid_channels, out_channels, 1, bias=False)
-        self.gn3 = nn.GroupNorm(num_groups, out_channels)
-        self.stride = stride
-        self.downsample = None
-        if stride != 1 or in_channels != out_channels:
-            self.downsample = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                nn.GroupNorm(num_groups, out_channels))
-
-    def forward(self, x: Tensor) -> Tensor:
-        out = F.relu(self.gn1(self.conv1(x)))
-        out = F.relu(self.gn2(self.conv2(out)))
-        out = self.gn3(self.conv3(out))
-        identity = x if self.downsample is None else self.downsample(x)
-        return F.relu(out + identity)
-
-
 class ElasticBottleneck(GNBottleneck):
     """A bottleneck whose mid width is elastic (prefix slice, POA scale):
     the parameters of :class:`GNBottleneck`, sliced in ``forward``."""
@@ -146,6 +118,10 @@ class ElasticResNet(ElasticBackboneMixin, BaseBackbone):
         subnet (str, optional): Active after construction. Defaults to the
             intact network.
     """
+    # As the official code: the shortcut GroupNorm's weight (no 'norm' in
+    # its official name) is decayed; other 1-D parameters are not.
+    decayed_1d_params = ('downsample.1.weight', )
+
     arch_zoo = {
         'paper': dict(
             stage_blocks=(3, 8, 36, 3), out_channels=(256, 512, 1024, 2048),
@@ -258,12 +234,6 @@ class ElasticResNet(ElasticBackboneMixin, BaseBackbone):
             out = F.interpolate(out, size=tuple(grid), mode='nearest')
         return cls, out.flatten(2).transpose(1, 2)
 
-    def no_weight_decay(self, name: str, param) -> bool:
-        """As the official code: the shortcut GroupNorm's weight
-        (``downsample.1.weight``, no 'norm' in its official name) is
-        decayed; other 1-D parameters are not."""
-        return param.ndim == 1 and not name.endswith('downsample.1.weight')
-
     def get_layer_depth(self, param_name: str, prefix: str = ''):
         """Layer depth for layer-wise lr decay: stem 0, then every block of
         the supernet in order, the rest with the last block.
@@ -304,8 +274,8 @@ class ElasticResNet(ElasticBackboneMixin, BaseBackbone):
 
     def flops(self, spec, input_size=None) -> int:
         """Multiply-adds of the exported GN ResNet on one image
-        (``input_size``, default 224): every conv
-        and GroupNorm (5 per element), as MMEngine's ``FlopAnalyzer``
+        (``input_size``, default 224): every conv and GroupNorm
+        (``NORM_FLOPS`` per element), as MMEngine's ``FlopAnalyzer``
         counts them (pooling, ReLU and additions are not counted)."""
         spec = self.search_space.resolve(spec)
         h, w = to_2tuple(input_size or 224)
@@ -314,7 +284,8 @@ class ElasticResNet(ElasticBackboneMixin, BaseBackbone):
             return (x + 2 * p - k) // s + 1
 
         h, w = down(h, 7, 2, 3), down(w, 7, 2, 3)
-        total = h * w * self.stem_channels * (self.in_channels * 49 + 5)
+        total = h * w * self.stem_channels * (self.in_channels * 49 +
+                                             NORM_FLOPS)
         h, w = down(h, 3, 2, 1), down(w, 3, 2, 1)
         prev = self.stem_channels
         for i, (depth, out) in enumerate(
@@ -323,11 +294,11 @@ class ElasticResNet(ElasticBackboneMixin, BaseBackbone):
             for j in range(depth):
                 stride = (1 if i == 0 else 2) if j == 0 else 1
                 ho, wo = down(h, 3, stride, 1), down(w, 3, stride, 1)
-                total += h * w * mid * (prev + 5)  # conv1, gn1
-                total += ho * wo * mid * (9 * mid + 5)  # conv2, gn2
-                total += ho * wo * out * (mid + 5)  # conv3, gn3
+                total += h * w * mid * (prev + NORM_FLOPS)  # conv1, gn1
+                total += ho * wo * mid * (9 * mid + NORM_FLOPS)  # conv2, gn2
+                total += ho * wo * out * (mid + NORM_FLOPS)  # conv3, gn3
                 if j == 0 and (stride != 1 or prev != out):
-                    total += ho * wo * out * (prev + 5)  # shortcut
+                    total += ho * wo * out * (prev + NORM_FLOPS)  # shortcut
                 h, w, prev = ho, wo, out
         return total
 

@@ -14,7 +14,7 @@ from mmpretrain.models.utils import ShiftWindowMSA
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from .base import ElasticBackboneMixin
+from .base import NORM_FLOPS, ElasticBackboneMixin
 from .search_space import (SearchSpace, block_renumbering,
                            evenly_spaced_indices, grid_search_space)
 from .slicing import (
@@ -377,19 +377,19 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
         p, ws = self.patch_size, self.window_size
         h, w = -(-h // p), -(-w // p)
         c = spec.width
-        total = h * w * c * (self.in_channels * p * p + 5)
+        total = h * w * c * (self.in_channels * p * p + NORM_FLOPS)
         depths = self.stage_depths(spec)
         for i, depth in enumerate(depths):
             padded = (-(-h // ws) * ws) * (-(-w // ws) * ws)
             block = (padded * c * 4 * c  # qkv, proj on the padded map
                      + 2 * padded * ws * ws * c  # QK^T and AV per window
-                     + h * w * c * (2 * 4 * c + 2 * 5))  # FFN, 2 norms
+                     + h * w * c * (2 * 4 * c + 2 * NORM_FLOPS))  # FFN, norms
             total += depth * block
             if i in out_indices:
-                total += 5 * h * w * c
+                total += NORM_FLOPS * h * w * c
             if i < len(depths) - 1:  # patch merging: LN(4c), 4c -> 2c
                 h, w = -(-h // 2), -(-w // 2)
-                total += h * w * 4 * c * (5 + 2 * c)
+                total += h * w * 4 * c * (NORM_FLOPS + 2 * c)
                 c *= 2
         return total
 

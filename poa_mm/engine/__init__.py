@@ -7,9 +7,9 @@ from .family_eval import FamilyKNNHook
 from .hooks import (ElasticSamplingHook, POAScheduleHook, cosine_schedule,
                     scaled_lr)
 from .model_wrapper import POADistributedDataParallel
-from .optim_wrapper import BF16AutocastOptimWrapper
-from .optimizers import (NonFiniteLossError, POAOptimWrapper,
-                         POAOptimWrapperConstructor)
+from .optim_constructors import POAOptimWrapperConstructor
+from .optim_wrapper import (BF16AutocastOptimWrapper, NonFiniteLossError,
+                            POAOptimWrapper)
 from .subnet_sampler import SubnetSampler
 
 __all__ = [

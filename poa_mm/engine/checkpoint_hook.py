@@ -1,6 +1,7 @@
 """A ``CheckpointHook`` that never leaves a partial checkpoint behind."""
 import os
 import os.path as osp
+import shutil
 from contextlib import contextmanager
 
 from mmengine.dist import is_main_process
@@ -8,7 +9,22 @@ from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 from mmpretrain.registry import HOOKS
 
-from ..apis.extract import PARTIAL_PREFIX, write_atomic
+from ..fileio import PARTIAL_PREFIX, write_atomic
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint that could not be written (a full disk, a file size
+    limit, a read-only folder); the earlier checkpoints are intact."""
+
+    def __init__(self, path: str, cause: Exception):
+        reason = getattr(cause, 'strerror', None) or \
+            str(cause).strip().splitlines()[-1]
+        try:
+            free = shutil.disk_usage(osp.dirname(path)).free
+            reason += f'; {free / 2**20:.0f} MiB free on its disk'
+        except OSError:
+            pass
+        super().__init__(f'could not write the checkpoint {path} ({reason})')
 
 
 @contextmanager
@@ -22,10 +38,14 @@ def atomic_runner_saves(runner):
     def atomic_save(out_dir, filename, *args, **kwargs):
         if '://' in str(out_dir) or not is_main_process():
             return save(out_dir, filename, *args, **kwargs)
-        write_atomic(
-            osp.join(out_dir, filename),
-            lambda tmp: save(out_dir, osp.basename(tmp), *args, **kwargs),
-            overwrite=True)
+        path = osp.join(out_dir, filename)
+        try:
+            write_atomic(
+                path,
+                lambda tmp: save(out_dir, osp.basename(tmp), *args, **kwargs),
+                overwrite=True)
+        except (OSError, RuntimeError) as e:  # torch's writer: RuntimeError
+            raise CheckpointWriteError(path, e) from e
 
     runner.save_checkpoint = atomic_save
     try:

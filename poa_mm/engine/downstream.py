@@ -14,16 +14,7 @@ from mmpretrain.registry import (
 )
 
 from .hooks import unwrap_model
-
-
-def layer_decay_scale(backbone: nn.Module, name: str, decay: float,
-                      prefix: str = 'backbone.') -> float:
-    """``decay ** (n - 1 - depth)`` for a backbone parameter at layer
-    ``depth`` of ``n`` (``get_layer_depth``); 1 when ``decay`` is 1."""
-    if decay == 1.:
-        return 1.
-    depth, num_layers = backbone.get_layer_depth(name, prefix)
-    return decay**(num_layers - 1 - depth)
+from .param_groups import layer_decay_scale, no_weight_decay
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -51,7 +42,8 @@ class BackboneLayerDecayOptimWrapperConstructor(
                 if name.startswith('backbone.') else 1.
             groups.append(
                 dict(params=[param], lr=self.base_lr * scale,
-                     weight_decay=0. if param.ndim == 1 else self.base_wd))
+                     weight_decay=0. if no_weight_decay(model, name, param)
+                     else self.base_wd))
         optimizer_cfg = self.optimizer_cfg.copy()
         optimizer_cfg['params'] = groups
         optimizer = OPTIMIZERS.build(optimizer_cfg)

@@ -10,6 +10,8 @@ from mmengine.optim import AmpOptimWrapper
 from mmengine.logging import print_log
 from mmpretrain.registry import HOOKS
 
+from ..evaluation.knn import (DEFAULT_PIPELINE, KNN_TEMPERATURE, check_ks,
+                              evaluate_subnets, folder_pair_loaders)
 from .hooks import unwrap_model
 
 
@@ -54,7 +56,8 @@ class FamilyKNNHook(Hook):
     def __init__(self, interval: int, train_dir: str, val_dir: str,
                  subnets: Optional[Sequence[str]] = None,
                  pipeline: Optional[Sequence[dict]] = None, k: int = 20,
-                 temperature: float = 0.07, batch_size: int = 256,
+                 temperature: float = KNN_TEMPERATURE,
+                 batch_size: int = 256,
                  drop_warning: float = 5., skip_missing: bool = False):
         if interval < 1 or k < 1 or temperature <= 0:
             raise ValueError('FamilyKNNHook needs interval >= 1, k >= 1 and '
@@ -80,8 +83,6 @@ class FamilyKNNHook(Hook):
             self.interval = 0
             return
         if is_main_process():
-            from poa_mm.apis.knn import (DEFAULT_PIPELINE, check_ks,
-                                         folder_pair_loaders)
             self.loaders = folder_pair_loaders(
                 *self.dirs, self.pipeline or DEFAULT_PIPELINE,
                 self.batch_size)
@@ -96,7 +97,6 @@ class FamilyKNNHook(Hook):
 
     def evaluate(self, runner) -> Dict[str, float]:
         """k-NN of every sub-network now; logs and warns."""
-        from poa_mm.apis.knn import evaluate_subnets
         model = unwrap_model(runner.model)
         rows = evaluate_subnets(model, self.specs(model), *self.loaders,
                                 ks=(self.k, ), temperature=self.temperature,

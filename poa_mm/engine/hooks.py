@@ -8,6 +8,7 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
+from ..utils import SettingError, check_keys, check_number
 from .subnet_sampler import SubnetSampler
 
 
@@ -99,6 +100,16 @@ class ElasticSamplingHook(Hook):
         self.sampler, self._replay = None, int(saved['draws'])
 
 
+def supernet_metadata(model_cfg) -> dict:
+    """``checkpoint['poa_mm']``: the model type and the backbone config as
+    plain data, so that tools rebuild the supernet without executing the
+    config text stored in ``meta.cfg``."""
+    backbone = model_cfg['backbone']
+    return dict(model_type=str(model_cfg.get('type')),
+                backbone_cfg=backbone.to_dict()
+                if hasattr(backbone, 'to_dict') else dict(backbone))
+
+
 def cosine_schedule(base: float, final: float, total_iters: int,
                     warmup_iters: int = 0, start_warmup: float = 0.,
                     iter_num_scale: float = 1.) -> np.ndarray:
@@ -144,6 +155,12 @@ class POAScheduleHook(Hook):
     the official rule being ``dict(base_lr=0.004, ref_batch=1024,
     rule='sqrt')``; an explicit ``lr`` wins. It is logged.
 
+    The phase lengths are given in iterations (``*_iters``) or in epochs
+    (``*_epochs``, floats allowed), converted at start-up with the real
+    iterations per epoch: the epoch-based loop's length, else the training
+    set over the global batch. So a recipe in epochs keeps its shape when
+    the batch or the number of GPUs changes.
+
     Args:
         max_iters (int, optional): The iterations the schedules span.
             Defaults to None: the train loop's ``max_iters``.
@@ -160,6 +177,10 @@ class POAScheduleHook(Hook):
         freeze_last_layer_iters (int): Defaults to 0.
         ibot_start_iter (int): Defaults to 0.
         iter_num_scale (float): POA's cosine truncation. Defaults to 1.
+        warmup_epochs, teacher_temp_warmup_epochs, freeze_last_layer_epochs,
+        ibot_start_epoch (float, optional): The four phase lengths in
+            epochs, instead of their ``*_iters`` / ``*_iter`` form.
+            Defaults to None.
     """
     priority = 'ABOVE_NORMAL'
 
@@ -175,9 +196,22 @@ class POAScheduleHook(Hook):
                  teacher_temp_warmup_iters: int = 0,
                  freeze_last_layer_iters: int = 0,
                  ibot_start_iter: int = 0,
-                 iter_num_scale: float = 1.):
+                 iter_num_scale: float = 1.,
+                 warmup_epochs: Optional[float] = None,
+                 teacher_temp_warmup_epochs: Optional[float] = None,
+                 freeze_last_layer_epochs: Optional[float] = None,
+                 ibot_start_epoch: Optional[float] = None):
         if lr is None and lr_scaling is None:
             raise ValueError('POAScheduleHook needs lr or lr_scaling')
+        check_keys('POAScheduleHook lr_scaling', lr_scaling or {},
+                   ('base_lr', 'ref_batch', 'rule'))
+        for name, value in (('lr', lr), ('lr_scaling.base_lr',
+                                         (lr_scaling or {}).get('base_lr')),
+                            ('lr_scaling.ref_batch',
+                             (lr_scaling or {}).get('ref_batch'))):
+            if value is not None:
+                check_number(f'POAScheduleHook {name}', value, 0.,
+                             low_open=True)
         self.peak_lr = lr
         self.lr_scaling = dict(lr_scaling or {})
         self.settings = dict(
@@ -188,6 +222,22 @@ class POAScheduleHook(Hook):
             iter_num_scale=iter_num_scale)
         self.freeze_last_layer_iters = freeze_last_layer_iters
         self.ibot_start_iter = ibot_start_iter
+        self.phase_epochs = {}
+        for name, epochs, iters in (
+                ('warmup_iters', warmup_epochs, warmup_iters),
+                ('teacher_temp_warmup_iters', teacher_temp_warmup_epochs,
+                 teacher_temp_warmup_iters),
+                ('freeze_last_layer_iters', freeze_last_layer_epochs,
+                 freeze_last_layer_iters),
+                ('ibot_start_iter', ibot_start_epoch, ibot_start_iter)):
+            if epochs is None:
+                continue
+            if iters:
+                raise SettingError(
+                    f'POAScheduleHook: give {name} or its epochs form, '
+                    'not both')
+            self.phase_epochs[name] = check_number(
+                f'POAScheduleHook {name} in epochs', epochs, 0.)
         self.max_iters = max_iters
         if max_iters is not None and lr is not None:
             self.build(max_iters, lr)
@@ -230,10 +280,32 @@ class POAScheduleHook(Hook):
                    f'({get_world_size()} x '
                    f'{runner.train_dataloader.batch_size} / '
                    f'{cfg["ref_batch"]})')
+        self.phases_in_iters(self.iters_per_epoch(runner))
         self.build(loop_iters, peak)
         runner.message_hub.update_info('peak_lr', peak)
         print_log(f'POAScheduleHook: peak lr {peak:.6g} ({how}), '
                   f'{loop_iters} iterations', logger='current')
+
+    @staticmethod
+    def iters_per_epoch(runner) -> float:
+        """The epoch-based loop's iterations per epoch, else the training
+        set's images over the global batch."""
+        loader = runner.train_dataloader
+        if hasattr(runner.train_loop, 'max_epochs'):
+            return float(len(loader))
+        return len(loader.dataset) / (loader.batch_size * get_world_size())
+
+    def phases_in_iters(self, iters_per_epoch: float) -> None:
+        """Convert the phases given in epochs to iterations (logged)."""
+        for name, epochs in self.phase_epochs.items():
+            iters = int(round(epochs * iters_per_epoch))
+            if name == 'warmup_iters' or name == 'teacher_temp_warmup_iters':
+                self.settings[name] = iters
+            else:
+                setattr(self, name, iters)
+            print_log(f'POAScheduleHook: {name} = {iters} ({epochs:g} '
+                      f'epochs of {iters_per_epoch:g} iterations)',
+                      logger='current')
 
     def _at(self, schedule: np.ndarray, it: int) -> float:
         return float(schedule[min(it, len(schedule) - 1)])
@@ -270,9 +342,7 @@ class POAScheduleHook(Hook):
         # supernet without executing the config text stored in meta.cfg.
         model_cfg = (getattr(runner, 'cfg', None) or {}).get('model')
         if model_cfg is not None and 'backbone' in model_cfg:
-            checkpoint['poa_mm'] = dict(
-                model_type=str(model_cfg.get('type')),
-                backbone_cfg=model_cfg['backbone'].to_dict())
+            checkpoint['poa_mm'] = supernet_metadata(model_cfg)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None):

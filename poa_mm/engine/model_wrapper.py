@@ -2,6 +2,8 @@
 from mmengine.model import MMDistributedDataParallel
 from mmengine.registry import MODEL_WRAPPERS
 
+from ..models.algorithms.poa import split_train_step
+
 
 @MODEL_WRAPPERS.register_module()
 class POADistributedDataParallel(MMDistributedDataParallel):
@@ -31,6 +33,5 @@ class POADistributedDataParallel(MMDistributedDataParallel):
     def train_step(self, data, optim_wrapper):
         if getattr(self.module, 'split_backward', False) and getattr(
                 self.module, 'use_elastic', False):
-            from poa_mm.models.algorithms.poa import split_train_step
             return split_train_step(self.module, self, data, optim_wrapper)
         return super().train_step(data, optim_wrapper)

@@ -2,13 +2,19 @@
 so its functions run in-process."""
 import importlib.util
 import os.path as osp
+import sys
 from types import ModuleType
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 
 
 def load_script(relpath: str) -> ModuleType:
-    """``relpath`` (e.g. ``tools/train.py``) executed as a fresh module."""
+    """``relpath`` (e.g. ``tools/train.py``) executed as a fresh module,
+    with its folder on ``sys.path`` as when Python runs it (its sibling
+    imports, e.g. ``benchmarks/common.py``)."""
+    folder = osp.dirname(osp.join(ROOT, relpath))
+    if folder not in sys.path:
+        sys.path.append(folder)
     name = osp.splitext(osp.basename(relpath))[0] + '_script'
     spec = importlib.util.spec_from_file_location(name,
                                                   osp.join(ROOT, relpath))

@@ -51,7 +51,7 @@ def test_swin_dynamic_batch_trap_is_caught(tmp_path, monkeypatch):
     # batch: the check at another batch size refuses to write the file.
     cfg, spec, size = FAMILIES[1]
     ckpt = subnet_checkpoint(tmp_path, cfg, spec)
-    monkeypatch.setattr(poa_mm.elastic, 'EXPORT_PATCHES', ())
+    monkeypatch.setattr(poa_mm.apis.onnx_export, 'EXPORT_PATCHES', ())
     out = tmp_path / 'model.onnx'
     with pytest.raises(ValueError, match='nothing written'):
         export_onnx(ckpt, str(out), size, dynamic_batch=True)

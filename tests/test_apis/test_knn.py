@@ -4,7 +4,8 @@ import shutil
 import pytest
 import torch
 
-from poa_mm.apis.knn import build_folder_loader, folder_classes, weighted_knn
+from poa_mm.evaluation.knn import (build_folder_loader, folder_classes,
+                                   weighted_knn)
 
 PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 
@@ -40,7 +41,7 @@ def test_val_labels_are_mapped_by_class_name(fashion_mnist, tmp_path):
 
 
 def test_probes_learn_separable_features_and_holdout_is_per_class():
-    from poa_mm.apis.linear_probe import (holdout_split, probe_accuracy,
+    from poa_mm.evaluation.linear_probe import (holdout_split, probe_accuracy,
                                           train_probes)
     g = torch.Generator().manual_seed(0)
     labels = torch.arange(3).repeat_interleave(40)
@@ -60,7 +61,7 @@ def test_probes_learn_separable_features_and_holdout_is_per_class():
 
 def test_cached_loader_decodes_once_and_streams_past_its_budget(
         fashion_mnist):
-    from poa_mm.apis.knn import CachedLoader
+    from poa_mm.evaluation.knn import CachedLoader
     train = os.path.join(fashion_mnist, 'train')
     cached = CachedLoader(build_folder_loader(train, PIPELINE, 16))
     first = list(cached)
@@ -95,7 +96,7 @@ def test_an_empty_class_folder_is_refused(fashion_mnist, tmp_path):
 
 
 def test_a_holdout_that_leaves_a_class_nothing_to_fit_is_refused():
-    from poa_mm.apis.linear_probe import holdout_split, train_probes
+    from poa_mm.evaluation.linear_probe import holdout_split, train_probes
     labels = torch.arange(10).repeat_interleave(3)
     fit, held = holdout_split(labels, 0.5)
     assert (len(fit), len(held)) == (10, 20)  # round(1.5) of 3 held out
@@ -109,7 +110,7 @@ def test_a_holdout_that_leaves_a_class_nothing_to_fit_is_refused():
 
 
 def test_device_resolution_refuses_what_is_not_there():
-    from poa_mm.apis.device import resolve_device, resolve_dtype
+    from poa_mm.evaluation.device import resolve_device, resolve_dtype
     assert resolve_device('cpu') == torch.device('cpu')
     auto = resolve_device(None)
     assert auto.type == ('cuda' if torch.cuda.is_available() else 'cpu')

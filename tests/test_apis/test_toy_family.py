@@ -6,7 +6,8 @@ from mmpretrain.registry import MODELS
 
 import poa_mm  # noqa: F401
 from poa_mm.apis.downstream import mmseg_config
-from poa_mm.apis.extract import extract_subnet, save_atomic
+from poa_mm.apis.extract import extract_subnet
+from poa_mm.fileio import save_atomic
 from poa_mm.apis.family import subnet_family
 from poa_mm.elastic import ElasticViT
 

@@ -9,8 +9,8 @@ from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
 import poa_mm  # noqa: F401
-from poa_mm.apis.knn import evaluate_subnets, folder_pair_loaders
-from poa_mm.apis.linear_probe import linear_probe
+from poa_mm.evaluation.knn import evaluate_subnets, folder_pair_loaders
+from poa_mm.evaluation.linear_probe import linear_probe
 from poa_test_helpers.configs import micro_poa_cfg, micro_runner_cfg
 
 pytestmark = pytest.mark.cuda

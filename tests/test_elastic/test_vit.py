@@ -49,7 +49,7 @@ def test_other_input_size_differs_only_by_the_resize_rule(tiny_vit):
     # the elastic model resizes by the official rule, the stock model by
     # mmpretrain's; given the officially resized embedding, the stock
     # model built for 36 px computes exactly the elastic model.
-    from poa_mm.elastic.vit import interpolate_pos_embed
+    from poa_mm.elastic.vit_convert import interpolate_pos_embed
     spec = tiny_vit.set_subnet('96x4')
     cfg, state = tiny_vit.export_subnet(spec, out_type='raw')
     images = torch.randn(2, 3, 36, 36)
@@ -147,7 +147,7 @@ def test_without_qkv_bias():
 def test_pos_embed_resize_follows_the_official_rule():
     from mmpretrain.models.utils import resize_pos_embed
 
-    from poa_mm.elastic.vit import interpolate_pos_embed
+    from poa_mm.elastic.vit_convert import interpolate_pos_embed
     torch.manual_seed(0)
     pos = torch.randn(1, 1 + 14 * 14, 8)
     ours = interpolate_pos_embed(pos, (14, 14), (6, 6))
@@ -165,7 +165,7 @@ def test_pos_embed_resize_follows_the_official_rule():
 
 
 def test_local_crops_use_the_official_pos_embed_resize():
-    from poa_mm.elastic.vit import interpolate_pos_embed
+    from poa_mm.elastic.vit_convert import interpolate_pos_embed
     vit = ElasticViT(arch=dict(embed_dims=32, num_layers=2, head_dims=16,
                                widths=[16, 32], depths=[1, 2]),
                      img_size=28, patch_size=4)

@@ -62,3 +62,51 @@ def test_a_poa_config_without_the_schedule_hook_stops_at_its_first_step(
     with pytest.raises(RuntimeError, match='add POAScheduleHook'):
         runner.train()
     assert not (tmp_path / 'iter_1.pth').exists()
+
+
+def test_phases_in_epochs_follow_the_batch(repo_root, fashion_mnist,
+                                           tmp_path):
+    """The GPU demo's recipe (phases in epochs, epoch-based loop) at two
+    batch sizes: the same phases in images, the lr by the sqrt rule."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    from poa_mm.engine.hooks import unwrap_model
+    gpu = Config.fromfile(
+        f'{repo_root}/configs/poa/poa_vit-tiny_1xb256-3e_fashion-mnist.py')
+    hooks = {}
+    for batch in (4, 8):
+        cfg = gpu.copy()
+        cfg.merge_from_dict(dict(
+            work_dir=str(tmp_path / str(batch)),
+            model=dict(backbone=dict(arch='micro'),
+                       head=dict(in_channels=128, num_prototypes=(32, ),
+                                 hidden_channels=32, bottleneck_channels=16)),
+            train_dataloader=dict(batch_size=batch, num_workers=0,
+                                  persistent_workers=False,
+                                  dataset=dict(data_root=fashion_mnist)),
+            train_cfg=dict(max_epochs=1),
+            default_hooks=dict(checkpoint=dict(interval=1))))
+        cfg.custom_hooks = cfg.custom_hooks[:2]  # no family evaluation
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        hook = next(h for h in runner.hooks
+                    if isinstance(h, POAScheduleHook))
+        hooks[batch] = hook
+        # 200 images: 50 or 25 iterations per epoch; 0.3 / 0.9 epochs.
+        per_epoch = 200 // batch
+        assert runner.max_iters == per_epoch
+        assert hook.settings['warmup_iters'] == round(0.3 * per_epoch)
+        assert hook.ibot_start_iter == round(0.9 * per_epoch)
+        assert hook.freeze_last_layer_iters == round(0.3 * per_epoch)
+        assert unwrap_model(runner.model).teacher_temp == pytest.approx(0.02)
+        assert (tmp_path / str(batch) / 'epoch_1.pth').exists()
+    assert hooks[8].peak_lr / hooks[4].peak_lr == pytest.approx(2**0.5)
+    assert hooks[4].peak_lr == pytest.approx(3e-3 * (4 / 256)**0.5)
+
+
+def test_phases_in_iterations_or_epochs_not_both():
+    with pytest.raises(ValueError, match='not both'):
+        POAScheduleHook(lr=1e-3, warmup_iters=10, warmup_epochs=1.)
+    with pytest.raises(ValueError, match='ibot_start_iter in epochs'):
+        POAScheduleHook(lr=1e-3, ibot_start_epoch=-1.)

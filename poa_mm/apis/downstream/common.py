@@ -6,15 +6,14 @@ from typing import Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from ..extract import load_subnet_checkpoint, write_atomic
+from ...fileio import write_atomic
+from ..extract import load_subnet_checkpoint
 
 
 def family_spec(meta: dict) -> dict:
     """The downstream descriptor of the elastic family an extracted
     checkpoint came from (``downstream_spec`` of its registered class)."""
     from mmpretrain.registry import MODELS
-
-    import poa_mm  # noqa: F401  (registers the elastic families)
     name = meta.get('elastic_backbone')
     family = MODELS.get(name) if isinstance(name, str) else None
     if family is None or not hasattr(family, 'downstream_spec'):

@@ -11,6 +11,7 @@ from mmpretrain.structures import DataSample
 from torch import Tensor
 
 from poa_mm.elastic import SubnetSpec
+from poa_mm.utils import check_number
 
 
 @MODELS.register_module()
@@ -69,6 +70,8 @@ class POA(BaseSelfSupervisor):
                  split_backward: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg=None):
+        check_number('POA lambda_intact', lambda_intact, 0., 1.)
+        check_number('POA koleo_weight', koleo_weight, 0.)
         if data_preprocessor is None:
             data_preprocessor = dict(type='POADataPreprocessor')
         super().__init__(

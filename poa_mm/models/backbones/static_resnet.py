@@ -13,7 +13,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from poa_mm.elastic.resnet import GNBottleneck
+from poa_mm.layers import GNBottleneck
 
 
 @MODELS.register_module()

@@ -26,8 +26,8 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
 
 def add_probe_args(p: argparse.ArgumentParser) -> None:
     """The linear probe's learning rates, epochs and held-out fraction."""
-    p.add_argument('--lrs', nargs='+', type=float,
-                   default=[1e-3, 1e-2, 1e-1, 1.])
+    from poa_mm.evaluation.linear_probe import PROBE_LRS
+    p.add_argument('--lrs', nargs='+', type=float, default=list(PROBE_LRS))
     p.add_argument('--epochs', type=int, default=100)
     p.add_argument('--holdout', type=float, default=0.2,
                    help='fraction of each training class held out to '
@@ -44,7 +44,7 @@ def check_probe_args(p: argparse.ArgumentParser, args) -> None:
 def device_and_dtype(args):
     """``--device`` and ``--amp`` resolved: (torch.device, autocast dtype or
     None)."""
-    from poa_mm.apis.device import resolve_device, resolve_dtype
+    from poa_mm.evaluation.device import resolve_device, resolve_dtype
     device = resolve_device(args.device)
     return device, resolve_dtype('bfloat16' if args.amp else None, device)
 
@@ -53,7 +53,7 @@ def run_linear_probe(model, specs, loaders, args, cache=None,
                      dtype=None) -> list:
     """Linear-probe ``specs``, print the table and write linear.csv/json."""
     from poa_mm.apis.evaluation import format_table, write_rows
-    from poa_mm.apis.linear_probe import linear_probe
+    from poa_mm.evaluation.linear_probe import linear_probe
     train, val = loaders
     rows = linear_probe(model, specs, train, val, lrs=args.lrs,
                         epochs=args.epochs, holdout=args.holdout,

@@ -56,7 +56,10 @@ def folder_classes(loader: DataLoader) -> List[str]:
     return list(loader.dataset.metainfo['classes'])
 
 
-DEFAULT_PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+# DINO's weighted k-NN protocol: the k values and the softmax temperature.
+KNN_KS = (10, 20, 100, 200)
+KNN_TEMPERATURE = 0.07
+DEFAULT_PIPELINE = [dict(type='LoadCheckedImage'), dict(type='PackInputs')]
 
 
 class CachedLoader:
@@ -173,8 +176,8 @@ def check_ks(ks: Sequence[int], bank: int, where: str = '') -> None:
 
 def weighted_knn(train_feats: Tensor, train_labels: Tensor,
                  test_feats: Tensor, test_labels: Tensor,
-                 ks: Sequence[int] = (10, 20, 100, 200),
-                 temperature: float = 0.07,
+                 ks: Sequence[int] = KNN_KS,
+                 temperature: float = KNN_TEMPERATURE,
                  chunk: int = 1024) -> Dict[int, float]:
     """Top-1 accuracy (%) of DINO's weighted k-NN classifier.
 
@@ -213,8 +216,8 @@ def pixel_features(model, loader: DataLoader) -> Tuple[Tensor, Tensor]:
 
 
 def raw_pixel_row(model, train_loader: DataLoader, val_loader: DataLoader,
-                  ks: Sequence[int] = (10, 20, 100, 200),
-                  temperature: float = 0.07) -> dict:
+                  ks: Sequence[int] = KNN_KS,
+                  temperature: float = KNN_TEMPERATURE) -> dict:
     """The k-NN row of the raw pixels, with the same bank and queries."""
     acc = weighted_knn(*pixel_features(model, train_loader),
                        *pixel_features(model, val_loader), ks=ks,
@@ -238,8 +241,8 @@ def subnet_params(model, spec: SubnetSpec) -> int:
 
 def evaluate_subnets(model, specs: Sequence[SubnetSpec],
                      train_loader: DataLoader, val_loader: DataLoader,
-                     ks: Sequence[int] = (10, 20, 100, 200),
-                     temperature: float = 0.07,
+                     ks: Sequence[int] = KNN_KS,
+                     temperature: float = KNN_TEMPERATURE,
                      baseline: Optional[object] = None,
                      progress=None,
                      cache: Optional[dict] = None,

@@ -38,7 +38,7 @@ def generate_config(build: Callable[[], Config], out: str,
     """CLI flow: refuse an ``out`` that is one of ``inputs`` or exists,
     turn bad input into a one-line error exit, write the config
     atomically."""
-    from poa_mm.apis.extract import check_not_an_input
+    from poa_mm.fileio import check_not_an_input
     try:
         check_not_an_input(out, inputs)
     except ValueError as e:

@@ -22,6 +22,8 @@ from poa_mm.elastic import SubnetSpec
 from .knn import elapsed_and_eta, subnet_features
 
 VARIANTS = ('cls', 'cls+avgpool')
+# The learning rates tried (chosen on the held-out part of the bank).
+PROBE_LRS = (1e-3, 1e-2, 1e-1, 1.)
 
 
 def probe_features(model, spec: SubnetSpec, loader,
@@ -114,7 +116,7 @@ def probe_accuracy(head: nn.Module, x: Tensor, labels: Tensor) -> float:
 
 def linear_probe(model, specs: Sequence[SubnetSpec], train_loader: DataLoader,
                  val_loader: DataLoader,
-                 lrs: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.),
+                 lrs: Sequence[float] = PROBE_LRS,
                  epochs: int = 100, holdout: float = 0.2,
                  num_classes: Optional[int] = None,
                  progress=None, cache: Optional[dict] = None,
@@ -122,7 +124,7 @@ def linear_probe(model, specs: Sequence[SubnetSpec], train_loader: DataLoader,
     """Linear-probe top-1 (%) of every sub-network: one row per spec with
     the chosen ``lr`` and ``variant``, the held-out accuracy and the val
     accuracy (``linear``). ``cache``: features already computed by a k-NN
-    pass over the same loaders (:func:`~poa_mm.apis.knn.subnet_features`);
+    pass over the same loaders (:func:`.knn.subnet_features`);
     ``dtype``: the autocast precision of the forward passes. Runs where the
     model is.
     """

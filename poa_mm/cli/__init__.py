@@ -1,0 +1,1 @@
+"""Command-line arguments and checks shared by the scripts in tools/."""

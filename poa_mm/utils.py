@@ -1,0 +1,49 @@
+"""Checks of settings that arrive as plain config data (untyped dicts,
+numbers from ``--cfg-options``): one-line ``ValueError`` instead of a
+silently ignored typo or a failure deep inside a step."""
+import difflib
+import numbers
+from typing import Iterable
+
+
+class SettingError(ValueError):
+    """A setting that is refused (tools print it as one line)."""
+
+
+def one_line(error: Exception) -> str:
+    """The exception's own message, also when a DataLoader worker wrapped
+    it in its traceback text (the message is then the last line)."""
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    name = f'{type(error).__name__}: '
+    return lines[-1].split(name, 1)[1] if name in lines[-1] else lines[-1]
+
+
+def check_keys(where: str, given: Iterable[str],
+               known: Iterable[str]) -> None:
+    """``SettingError`` naming the first key of ``given`` not in ``known``,
+    with the closest known key as a hint."""
+    known = list(known)
+    for key in given:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, 1)
+            hint = f'; did you mean {close[0]!r}?' if close else ''
+            raise SettingError(f'{where}: unknown setting {key!r} (known: '
+                             f'{", ".join(known)}){hint}')
+
+
+def check_number(where: str, value, low: float = None, high: float = None,
+                 low_open: bool = False) -> float:
+    """``value`` as a float if it is a real number in ``[low, high]``
+    (``(low, high]`` with ``low_open``), else ``SettingError``."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value <= high
+    if not ok:
+        bounds = ('' if low is None and high is None else
+                  f' in {"(" if low_open else "["}{low}, {high}]'
+                  if high is not None else
+                  f' {">" if low_open else ">="} {low}')
+        raise SettingError(f'{where} must be a number{bounds}, got {value!r}')
+    return float(value)

@@ -1,0 +1,146 @@
+"""tools/train.py and tools/knn_eval.py on bad inputs met while training:
+an unreadable image (named, or skipped on request), a resume with another
+head width, a checkpoint that does not fit on the disk, typos under untyped
+settings and values of the wrong type. One line each, nothing lost."""
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from poa_test_helpers.scripts import load_script
+
+CONFIG = 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
+
+
+def micro_config(tmp_path, repo_root, prototypes=(64, )) -> str:
+    """The tiny recipe on the micro supernet with small heads."""
+    path = tmp_path / f'micro_{len(prototypes)}_{prototypes[0]}.py'
+    path.write_text(f"""_base_ = [{os.path.join(repo_root, CONFIG)!r}]
+model = dict(backbone=dict(arch='micro'),
+             head=dict(in_channels=128, num_prototypes={prototypes!r},
+                       hidden_channels=32, bottleneck_channels=16))
+""")
+    return str(path)
+
+
+def micro_options(data_root, max_iters: int = 2, workers: int = 0) -> list:
+    """--cfg-options for a 2-iteration run."""
+    return [f'train_dataloader.dataset.data_root={data_root}',
+            'train_dataloader.batch_size=4',
+            f'train_dataloader.num_workers={workers}',
+            f'train_dataloader.persistent_workers={workers > 0}',
+            f'train_cfg.max_iters={max_iters}',
+            f'default_hooks.checkpoint.interval={max_iters}']
+
+
+def exit_message(argv, tool: str = 'tools/train.py') -> str:
+    with pytest.raises(SystemExit) as info:
+        load_script(tool).main(argv)
+    message = str(info.value.code)
+    assert message.startswith('error: ') and '\n' not in message, message
+    return message
+
+
+@pytest.fixture
+def small_folder(fashion_mnist, tmp_path):
+    """Two classes of three images, one of them truncated."""
+    root = tmp_path / 'images'
+    for split in ('train', 'test'):
+        for label in ('Bag', 'Coat'):
+            src = os.path.join(fashion_mnist, split, label)
+            dst = root / split / label
+            dst.mkdir(parents=True)
+            for name in sorted(os.listdir(src))[:3]:
+                shutil.copy(os.path.join(src, name), dst / name)
+    bad = sorted((root / 'train' / 'Coat').iterdir())[0]
+    bad.write_bytes(bad.read_bytes()[:40])
+    return root, bad
+
+
+def test_an_unreadable_image_is_named_or_skipped(small_folder, tmp_path,
+                                                 repo_root):
+    root, bad = small_folder
+    config = micro_config(tmp_path, repo_root)
+    # In a DataLoader worker, as in real runs (the error arrives wrapped).
+    message = exit_message([config, '--work-dir', str(tmp_path / 'a'),
+                            '--cfg-options', *micro_options(root, workers=1)])
+    assert f'cannot read image {bad}' in message and 'skip_corrupt' in message
+    work = tmp_path / 'b'
+    load_script('tools/train.py').main([
+        config, '--work-dir', str(work), '--cfg-options',
+        *micro_options(root),
+        'train_dataloader.dataset.pipeline.0.skip_corrupt=True'])
+    assert (work / 'iter_2.pth').exists()
+    # A k-NN bank is never silently shortened (read in a worker too).
+    proc = subprocess.run(
+        [sys.executable, 'tools/knn_eval.py', config, str(work / 'iter_2.pth'),
+         '--subnets', 'max', '--ks', '2', '--num-workers', '1',
+         '--train-dir', str(root / 'train'), '--val-dir',
+         str(root / 'test'), '--out-dir', str(tmp_path / 'knn'),
+         '--device', 'cpu'], cwd=repo_root, capture_output=True, text=True,
+        timeout=300, env=dict(os.environ, PYTHONPATH=repo_root))
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+    assert last.startswith(f'error: cannot read image {bad}: '), last
+
+
+def test_resume_with_another_head_width_is_refused(fashion_mnist, tmp_path,
+                                                   repo_root):
+    work = tmp_path / 'w'
+    load_script('tools/train.py').main([
+        micro_config(tmp_path, repo_root), '--work-dir', str(work),
+        '--cfg-options', *micro_options(fashion_mnist)])
+    message = exit_message([
+        micro_config(tmp_path, repo_root, (96, )), '--work-dir', str(work),
+        '--resume', '--cfg-options', *micro_options(fashion_mnist, 4)])
+    assert 'other shapes than the config builds' in message
+    assert '(96, 16)' in message and '(64, 16)' in message
+    assert (work / 'last_checkpoint').read_text().strip().endswith(
+        'iter_2.pth')
+
+
+def _file_size_limit(limit: int):
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG, not a kill
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+@pytest.mark.slow
+def test_a_checkpoint_that_does_not_fit_ends_in_one_line(
+        fashion_mnist, tmp_path, repo_root):
+    work = tmp_path / 'w'
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', micro_config(tmp_path, repo_root),
+         '--work-dir', str(work), '--cfg-options',
+         *micro_options(fashion_mnist)],
+        cwd=repo_root, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, PYTHONPATH=repo_root, OMP_NUM_THREADS='1'),
+        preexec_fn=_file_size_limit(256 * 1024))
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert last.startswith('error: could not write the checkpoint ')
+    assert 'iter_2.pth' in last and 'Last good checkpoint: none' in last
+    assert 'Traceback' not in proc.stderr
+    assert not [f for f in os.listdir(work) if f.endswith('.pth')]
+
+
+@pytest.mark.parametrize('option, expected', [
+    ('custom_hooks.0.lr_scaling.bse_lr=1', "did you mean 'base_lr'?"),
+    ('optim_wrapper.paramwise_cfg.layer_decay=0.5',
+     "did you mean 'layer_decay_rate'?"),
+    ('model.lambda_intact=abc', 'lambda_intact must be a number in'),
+    ('custom_hooks.0.lr_scaling.base_lr=-1', 'base_lr must be a number >'),
+    ('optim_wrapper.optimizer.lr=-1', 'optimizer.lr must be a number >'),
+])
+def test_settings_of_the_wrong_name_or_type_are_refused(
+        fashion_mnist, tmp_path, repo_root, option, expected):
+    message = exit_message([
+        micro_config(tmp_path, repo_root), '--work-dir', str(tmp_path / 'w'),
+        '--cfg-options', *micro_options(fashion_mnist), option])
+    assert expected in message
+    assert not (tmp_path / 'w' / 'iter_2.pth').exists()
