@@ -116,12 +116,13 @@ def table(results: dict, names) -> list:
 
 
 def environment(device: str) -> dict:
-    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
-                            cwd=ROOT, capture_output=True, text=True)
+    commit = os.environ.get('POA_MM_COMMIT') or subprocess.run(
+        ['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT,
+        capture_output=True, text=True).stdout.strip()
     return dict(device=device, torch=torch.__version__,
                 gpu=torch.cuda.get_device_name(0)
                 if device.startswith('cuda') else None,
-                commit=commit.stdout.strip() or None)
+                commit=commit or None)
 
 
 def main():

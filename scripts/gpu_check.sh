@@ -50,20 +50,9 @@ stage() {  # stage NAME COMMAND...: run, time and record one stage
   echo "=== [$name] rc=$rc"
 }
 
-SITE=$(mktemp -d)
-$PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
-  --target "$SITE/py" "$CARRY"/*.whl || exit 1
-export PYTHONPATH="$SITE/py:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
-$PY -c 'import torch, mmengine, mmpretrain, poa_mm
-print("torch", torch.__version__, "cuda", torch.version.cuda,
-      torch.cuda.get_device_name() if torch.cuda.is_available() else "(no CUDA device)")' || exit 1
+. scripts/gpu_env.sh "$CARRY" || exit 1
 
-# Data: the Debian package unpacked (no apt), three folders in parallel.
-DEB=$(ls "$CARRY"/dataset-fashion-mnist_*.deb | head -n1)
-dpkg -x "$DEB" "$SITE/deb" || exit 1
-export FASHION_MNIST_SRC=$SITE/deb/usr/share/datasets/fashion-mnist
-prep() { $PY tools/prepare_fashion_mnist.py --src "$FASHION_MNIST_SRC" "$@"; }
+# Data: three folders in parallel.
 stage data bash -c "$(declare -f prep); export PY=$PY FASHION_MNIST_SRC=$FASHION_MNIST_SRC;
   prep --out data/fashion_mnist & prep --out data/fashion_mnist_knn --train-per-class 500 &
   prep --out data/fashion_mnist_family --train-per-class 50 --test-per-class 30 & wait"

@@ -3,12 +3,15 @@
 # -S (no site-packages, no .pth files) and a PYTHONPATH holding the venv's packages except the
 # OpenMMLab stack, poa-mm and what scripts/prepare_gpu_carry.sh carries, so that the check must
 # install those from the carried folder. CPU settings: tiny runs, gpu_step.py --smoke, k-NN on CPU.
+# With WHAT=demo it rehearses scripts/gpu_demo.sh instead (the GPU config on 512 images, one epoch,
+# evaluated on the CPU; about 10 minutes on 2 cores).
 #
-#   bash scripts/rehearse_gpu_check.sh [CARRY=.gpu_carry] [RESULTS=work_dirs/gpu_check_rehearsal]
+#   [WHAT=check|demo] bash scripts/rehearse_gpu_check.sh [CARRY=.gpu_carry] [RESULTS=work_dirs/gpu_<WHAT>_rehearsal]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CARRY=${1:-.gpu_carry}
-RESULTS=${2:-work_dirs/gpu_check_rehearsal}
+WHAT=${WHAT:-check}
+RESULTS=${2:-work_dirs/gpu_${WHAT}_rehearsal}
 SIM=$(mktemp -d)
 trap 'rm -rf "$SIM"' EXIT
 SP=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
@@ -25,6 +28,14 @@ printf '#!/bin/sh\nexec %s -S "$@"\n' "$PWD/.venv/bin/python" > "$SIM/python"
 chmod +x "$SIM/python"
 if PYTHONPATH=$SIM/site "$SIM/python" -c 'import mmengine' 2>/dev/null; then
   echo "rehearsal: mmengine is importable without the carried wheels" >&2; exit 1
+fi
+if [ "$WHAT" = demo ]; then
+  rm -rf "$RESULTS" work_dirs/gpu_demo_rehearsal_work work_dirs/family_vs_separate_rehearsal
+  PYTHONPATH=$SIM/site PYTHON=$SIM/python GPU_DEMO_WORK=work_dirs/gpu_demo_rehearsal_work \
+    DEVICE=cpu TRAIN_OPTS="train_dataloader.dataset.indices=512 train_cfg.max_epochs=1 train_dataloader.num_workers=2" \
+    FAMILY_VS_SEPARATE_WORK=work_dirs/family_vs_separate_rehearsal \
+    bash scripts/gpu_demo.sh "$CARRY" "$RESULTS" all
+  exit
 fi
 rm -rf "$RESULTS" work_dirs/gpu_check_rehearsal_work
 PYTHONPATH=$SIM/site PYTHON=$SIM/python GPU_CHECK_WORK=work_dirs/gpu_check_rehearsal_work \

@@ -19,7 +19,8 @@ import tempfile
 import numpy as np
 from PIL import Image
 
-DEFAULT_SRC = '/usr/share/datasets/fashion-mnist'
+DEFAULT_SRC = os.environ.get('FASHION_MNIST_SRC',
+                             '/usr/share/datasets/fashion-mnist')
 CLASSES = ('T-shirt_top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal',
            'Shirt', 'Sneaker', 'Bag', 'Ankle_boot')
 SPLITS = {'train': 'train', 'test': 't10k'}
@@ -52,8 +53,8 @@ def prepare(src: str, out: str, per_class: dict) -> dict:
     meta = dict(source=osp.abspath(src), per_class=per_class)
     meta_path = osp.join(out, 'meta.json')
     if osp.exists(meta_path):
-        with open(meta_path) as f:
-            if json.load(f) == meta:
+        with open(meta_path) as f:  # the same images from any copy
+            if json.load(f).get('per_class') == per_class:
                 return meta
         raise FileExistsError(
             f'{out} holds a different Fashion-MNIST preparation; remove it '

@@ -6,6 +6,9 @@ from typing import Callable, Optional, Sequence
 
 from mmengine.config import Config
 
+from ..apis.downstream import write_config
+from ..fileio import check_not_an_input
+
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """Arguments shared by tools/to_mmdet.py and tools/to_mmseg.py."""
@@ -38,14 +41,12 @@ def generate_config(build: Callable[[], Config], out: str,
     """CLI flow: refuse an ``out`` that is one of ``inputs`` or exists,
     turn bad input into a one-line error exit, write the config
     atomically."""
-    from poa_mm.fileio import check_not_an_input
     try:
         check_not_an_input(out, inputs)
     except ValueError as e:
         sys.exit(f'error: {e}')
     if osp.exists(out) and not overwrite:
         sys.exit(f'error: {out} exists; pass --overwrite to replace it')
-    from poa_mm.apis.downstream import write_config
     try:
         write_config(build(), out, overwrite=overwrite, inputs=inputs)
     except (ValueError, FileNotFoundError, FileExistsError) as e:

@@ -2,6 +2,10 @@
 tools/linear_probe.py."""
 import argparse
 
+from ..apis.evaluation import format_table, write_rows
+from ..evaluation.device import resolve_device, resolve_dtype
+from ..evaluation.linear_probe import PROBE_LRS, linear_probe
+
 
 def add_eval_args(p: argparse.ArgumentParser) -> None:
     """Config, checkpoint, sub-networks, folders, loader and output."""
@@ -26,7 +30,6 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
 
 def add_probe_args(p: argparse.ArgumentParser) -> None:
     """The linear probe's learning rates, epochs and held-out fraction."""
-    from poa_mm.evaluation.linear_probe import PROBE_LRS
     p.add_argument('--lrs', nargs='+', type=float, default=list(PROBE_LRS))
     p.add_argument('--epochs', type=int, default=100)
     p.add_argument('--holdout', type=float, default=0.2,
@@ -44,7 +47,6 @@ def check_probe_args(p: argparse.ArgumentParser, args) -> None:
 def device_and_dtype(args):
     """``--device`` and ``--amp`` resolved: (torch.device, autocast dtype or
     None)."""
-    from poa_mm.evaluation.device import resolve_device, resolve_dtype
     device = resolve_device(args.device)
     return device, resolve_dtype('bfloat16' if args.amp else None, device)
 
@@ -52,8 +54,6 @@ def device_and_dtype(args):
 def run_linear_probe(model, specs, loaders, args, cache=None,
                      dtype=None) -> list:
     """Linear-probe ``specs``, print the table and write linear.csv/json."""
-    from poa_mm.apis.evaluation import format_table, write_rows
-    from poa_mm.evaluation.linear_probe import linear_probe
     train, val = loaders
     rows = linear_probe(model, specs, train, val, lrs=args.lrs,
                         epochs=args.epochs, holdout=args.holdout,
