@@ -16,7 +16,8 @@ from ..layers import GNBottleneck
 from .base import NORM_FLOPS, ElasticBackboneMixin
 from .search_space import (SearchSpace, block_renumbering,
                            evenly_spaced_indices)
-from .slicing import input_scale, slice_channels, slice_linear
+from .slicing import (export_state_dict, input_scale, slice_channels,
+                      slice_linear)
 from .spec import SubnetSpec
 
 
@@ -361,17 +362,17 @@ def export_resnet_state_dict(state_dict: Dict[str, Tensor], spec: SubnetSpec,
     """Slice an ElasticResNet state dict to a standard GN ResNet's."""
     geometry, kept = resnet_geometry(spec, stage_blocks, depths, max_width)
     keep = [block_renumbering(blocks) for blocks in kept]
-    out = {}
-    for name, tensor in state_dict.items():
-        if name == 'mask_token':
-            continue
-        if name.startswith('layer'):
-            layer, block, local = name.split('.', 2)
-            stage = int(layer[len('layer'):]) - 1
-            if int(block) not in keep[stage]:
-                continue
-            out[f'{layer}.{keep[stage][int(block)]}.{local}'] = \
-                RESNET_BLOCK_RULES[local](tensor, geometry[stage]).clone()
-        else:
-            out[name] = tensor.clone()
-    return out
+
+    def place(name: str):
+        if not name.startswith('layer'):
+            return name, name, None  # stem and the rest: copied as they are
+        layer, block, local = name.split('.', 2)
+        stage = int(layer[len('layer'):]) - 1
+        if int(block) in keep[stage]:
+            return (f'{layer}.{keep[stage][int(block)]}.{local}', local,
+                    geometry[stage])
+
+    def slice_tensor(local: str, tensor: Tensor, g) -> Tensor:
+        return tensor if g is None else RESNET_BLOCK_RULES[local](tensor, g)
+
+    return export_state_dict(state_dict, place, slice_tensor)

@@ -9,7 +9,7 @@ A slice that keeps the whole tensor returns the tensor itself: no view and
 no ``SliceBackward`` (which allocates a full-size zero gradient and copies
 into it) for the intact network and the teacher.
 """
-from typing import Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 from torch import Tensor
 
@@ -79,3 +79,22 @@ def slice_grouped_bias(bias: Tensor, groups: int, out_per_group: int
     if out_per_group * groups == bias.shape[0] and FULL_SIZE_SHORTCUT:
         return bias
     return bias.view(groups, -1)[:, :out_per_group].reshape(-1)
+
+
+def export_state_dict(
+        state_dict: Dict[str, Tensor],
+        place: Callable[[str], Optional[tuple]],
+        slice_tensor: Callable[[str, Tensor, object], Tensor]
+) -> Dict[str, Tensor]:
+    """The families' export loop: the pre-training-only mask token is
+    dropped; every other tensor is placed by ``place(name)`` -> ``(new
+    name, name within its block, geometry)``, or None for a block the
+    sub-network does not keep, then sliced by ``slice_tensor(local, tensor,
+    geometry)`` and copied. Pure function: tensors in, tensors out."""
+    out = {}
+    for name, tensor in state_dict.items():
+        placed = None if name == 'mask_token' else place(name)
+        if placed is not None:
+            key, local, geometry = placed
+            out[key] = slice_tensor(local, tensor, geometry).clone()
+    return out

@@ -18,6 +18,7 @@ from .base import NORM_FLOPS, ElasticBackboneMixin
 from .search_space import (SearchSpace, block_renumbering,
                            evenly_spaced_indices, grid_search_space)
 from .slicing import (
+    export_state_dict,
     input_scale,
     slice_channels,
     slice_grouped_bias,
@@ -443,30 +444,25 @@ def export_swin_state_dict(state_dict: Dict[str, Tensor], spec: SubnetSpec,
     geometry, kept = swin_geometry(spec, max_depths, depths, max_width,
                                    head_dims)
     keep = [block_renumbering(blocks) for blocks in kept]
-    out = {}
-    for name, tensor in state_dict.items():
-        if name == 'mask_token':
-            continue
+
+    def place(name: str):
         if name.startswith('stages.'):
             _, s, rest = name.split('.', 2)
             s = int(s)
-            if rest.startswith('blocks.'):
-                _, j, local = rest.split('.', 2)
-                if int(j) not in keep[s]:
-                    continue
-                key = f'stages.{s}.blocks.{keep[s][int(j)]}.{local}'
-            else:
-                key, local = name, rest
-            g = geometry[s]
+            if not rest.startswith('blocks.'):
+                return name, rest, geometry[s]
+            _, j, local = rest.split('.', 2)
+            if int(j) in keep[s]:
+                return (f'stages.{s}.blocks.{keep[s][int(j)]}.{local}', local,
+                        geometry[s])
         elif name.startswith('norm') and name[4].isdigit():
             s = int(name[4])
-            if s not in out_indices:
-                continue
-            key, local, g = name, 'norm.' + name.split('.')[1], geometry[s]
+            if s in out_indices:
+                return name, 'norm.' + name.split('.')[1], geometry[s]
         else:
-            key, local, g = name, name, geometry[0]
-        out[key] = slice_swin_tensor(local, tensor, g).clone()
-    return out
+            return name, name, geometry[0]
+
+    return export_state_dict(state_dict, place, slice_swin_tensor)
 
 
 def _batch_safe_window_reverse(windows: Tensor, H: int, W: int,

@@ -16,6 +16,7 @@ from .base import NORM_FLOPS, ElasticBackboneMixin
 from .search_space import (SearchSpace, block_renumbering,
                            evenly_spaced_indices, grid_search_space)
 from .slicing import (
+    export_state_dict,
     input_scale,
     slice_channels,
     slice_grouped_bias,
@@ -595,16 +596,12 @@ def export_vit_state_dict(state_dict: Dict[str, Tensor], spec: SubnetSpec,
     """
     geometry, kept = vit_geometry(spec, max_width, max_depth, mlp_ratio)
     new_index = block_renumbering(kept)
-    out = {}
-    for name, tensor in state_dict.items():
-        if name == 'mask_token':
-            continue
-        if name.startswith('layers.'):
-            _, old, local = name.split('.', 2)
-            if int(old) not in new_index:
-                continue
-            key = f'layers.{new_index[int(old)]}.{local}'
-        else:
-            key = local = name
-        out[key] = slice_vit_tensor(local, tensor, geometry).clone()
-    return out
+
+    def place(name: str):
+        if not name.startswith('layers.'):
+            return name, name, geometry
+        _, old, local = name.split('.', 2)
+        if int(old) in new_index:
+            return f'layers.{new_index[int(old)]}.{local}', local, geometry
+
+    return export_state_dict(state_dict, place, slice_vit_tensor)

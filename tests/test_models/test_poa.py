@@ -150,16 +150,48 @@ def assert_same_updates(joint: dict, split: dict):
     assert any(a.abs().max() > 0 for a in joint.values())
 
 
-def test_split_backward_equals_the_joint_step():
+def test_joint_and_split_steps_follow_the_loss_formula():
+    """Both steps' updates (SGD, lr 1) are minus the gradient of POA's
+    total loss written out from its formula (poa_test_helpers.
+    reference_step), not of a loss built from the steps' own parts.
+
+    KoLeo is left out of the gradient comparison: at initialisation the
+    CLS features are nearly identical, and the gradient of log(min
+    distance) amplifies float rounding to 1e-3; its weighting is checked on
+    the loss value."""
+    import random
+
+    import numpy as np
+    from poa_test_helpers.reference_step import reference_loss
     from poa_test_helpers.split_ranks import build, sgd_step
+
+    def seeded():
+        random.seed(5)
+        np.random.seed(5)
+        torch.manual_seed(5)
+
     spec = SubnetSpec(64, (2, ))
-    joint_model, split_model = build(micro_poa_cfg(), False, spec), build(
-        micro_poa_cfg(), True, spec)
-    joint = sgd_step(joint_model, joint_model, random_crops())
-    split = sgd_step(split_model, split_model, random_crops())
-    assert_same_updates(joint, split)
+    model = build(micro_poa_cfg(), False, spec)
+    seeded()
+    inputs = model.data_preprocessor(random_crops(), True)['inputs']
+    with torch.no_grad():
+        expected = float(reference_loss(model, inputs))
+        assert float(sum(model.loss(inputs).values())) == pytest.approx(
+            expected, rel=1e-6)
+
+    cfg = micro_poa_cfg(koleo_weight=0.)
+    reference = build(cfg, False, spec)
+    seeded()
+    inputs = reference.data_preprocessor(random_crops(), True)['inputs']
+    reference_loss(reference, inputs).backward()
+    expected = {n: -p.grad for n, p in reference.named_parameters()
+                if p.requires_grad}
+    for split in (False, True):
+        model = build(cfg, split, spec)
+        seeded()
+        assert_same_updates(expected, sgd_step(model, model, random_crops()))
     # Parameters only the intact student uses (block 1) did move.
-    assert joint['backbone.layers.1.ffn.layers.1.weight'].abs().max() > 0
+    assert expected['backbone.layers.1.ffn.layers.1.weight'].abs().max() > 0
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from .sinkhorn_knopp import sinkhorn_knopp
+from .sinkhorn_knopp import SinkhornTargetLoss
 
 
 def cross_entropy(targets: Tensor, logits: Tensor,
@@ -18,31 +18,19 @@ def cross_entropy(targets: Tensor, logits: Tensor,
 
 
 @MODELS.register_module()
-class DINOClsLoss(nn.Module):
+class DINOClsLoss(SinkhornTargetLoss):
     """DINO loss between student views and the teacher's global crops.
 
     Every student global crop is paired with the *other* teacher crop, every
     local crop with both teacher crops. :meth:`forward` returns the sum over
     pairs of the per-pair mean cross-entropy; divide by :meth:`num_pairs`
-    to get DINOv2's normalisation.
+    to get DINOv2's normalisation. Teacher targets (``teacher_targets``)
+    keep the crop-major row order ``[crop1 of all B; crop2 of all B]``.
 
     Args:
         student_temp (float): Defaults to 0.1.
         sinkhorn_iterations (int): Defaults to 3.
     """
-
-    def __init__(self, student_temp: float = 0.1,
-                 sinkhorn_iterations: int = 3):
-        super().__init__()
-        self.student_temp = student_temp
-        self.sinkhorn_iterations = sinkhorn_iterations
-
-    def teacher_targets(self, teacher_logits: Tensor,
-                        teacher_temp: float) -> Tensor:
-        """Sinkhorn-Knopp targets of the teacher's global crops, rows kept
-        in crop-major order ``[crop1 of all B; crop2 of all B]``."""
-        return sinkhorn_knopp(teacher_logits, teacher_temp,
-                              self.sinkhorn_iterations)
 
     @staticmethod
     def num_pairs(n_global: int, n_local: int) -> int:

@@ -1,16 +1,15 @@
 """iBOT masked-patch loss with Sinkhorn-Knopp targets."""
 import torch
 import torch.distributed as dist
-import torch.nn as nn
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
 from .dino_loss import cross_entropy
-from .sinkhorn_knopp import sinkhorn_knopp
+from .sinkhorn_knopp import SinkhornTargetLoss
 
 
 @MODELS.register_module()
-class IBOTPatchLoss(nn.Module):
+class IBOTPatchLoss(SinkhornTargetLoss):
     """Masked-image-modelling loss on patch logits (iBOT / DINOv2).
 
     Each crop's masked patches are averaged (weight ``1 / |M_i|``) and the
@@ -21,12 +20,6 @@ class IBOTPatchLoss(nn.Module):
         sinkhorn_iterations (int): Defaults to 3.
     """
 
-    def __init__(self, student_temp: float = 0.1,
-                 sinkhorn_iterations: int = 3):
-        super().__init__()
-        self.student_temp = student_temp
-        self.sinkhorn_iterations = sinkhorn_iterations
-
     def teacher_targets(self, teacher_logits: Tensor,
                         teacher_temp: float) -> Tensor:
         """Targets of this rank's masked patches, balanced over all ranks'
@@ -34,8 +27,7 @@ class IBOTPatchLoss(nn.Module):
         n = torch.tensor(teacher_logits.shape[0], device=teacher_logits.device)
         if dist.is_available() and dist.is_initialized():
             dist.all_reduce(n)
-        return sinkhorn_knopp(teacher_logits, teacher_temp,
-                              self.sinkhorn_iterations, int(n))
+        return super().teacher_targets(teacher_logits, teacher_temp, int(n))
 
     def forward(self, student_logits: Tensor, targets: Tensor,
                 patch_weights: Tensor, n_crops: int) -> Tensor:

@@ -3,6 +3,7 @@ from typing import Optional
 
 import torch
 import torch.distributed as dist
+import torch.nn as nn
 from torch import Tensor
 
 
@@ -53,3 +54,26 @@ def sinkhorn_knopp(logits: Tensor,
         q /= n_samples
     q *= n_samples
     return q.t()
+
+
+class SinkhornTargetLoss(nn.Module):
+    """What the DINO and iBOT losses share: the student temperature of
+    their cross-entropy and the Sinkhorn-Knopp iterations of their teacher
+    targets.
+
+    Args:
+        student_temp (float): Defaults to 0.1.
+        sinkhorn_iterations (int): Defaults to 3.
+    """
+
+    def __init__(self, student_temp: float = 0.1,
+                 sinkhorn_iterations: int = 3):
+        super().__init__()
+        self.student_temp = student_temp
+        self.sinkhorn_iterations = sinkhorn_iterations
+
+    def teacher_targets(self, teacher_logits: Tensor, teacher_temp: float,
+                        n_samples: Optional[int] = None) -> Tensor:
+        """Sinkhorn-Knopp targets of the teacher's rows (order kept)."""
+        return sinkhorn_knopp(teacher_logits, teacher_temp,
+                              self.sinkhorn_iterations, n_samples)
