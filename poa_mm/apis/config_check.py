@@ -72,7 +72,7 @@ def check_cfg_options(cfg, options: dict) -> Optional[str]:
     runner_keys = set(inspect.signature(Runner).parameters) | set(
         RUNNER_CFG_KEYS)
     for key in options:
-        node, path = cfg._cfg_dict, []
+        node, path = cfg.to_dict(), []
         for part in key.split('.'):
             where = '.'.join(path) or 'the config'
             if isinstance(node, (list, tuple)):

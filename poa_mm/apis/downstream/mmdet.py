@@ -4,6 +4,7 @@ import os.path as osp
 from typing import Optional, Sequence, Tuple
 
 from mmengine.config import Config
+from mmengine.hub import get_config
 
 from .common import (add_weight_check, backbone_cfg, open_subnet,
                      optimizer_cfg)
@@ -69,10 +70,7 @@ def mmdet_config(ckpt_path: str, template: str, data_root: str,
             raise FileNotFoundError(f'COCO annotation file not found: {ann}')
     classes = classes_from_coco(train_ann)
 
-    import mmdet
-    cfg = Config.fromfile(
-        osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs',
-                 DET_TEMPLATES[template]))
+    cfg = get_config(f'mmdet::{DET_TEMPLATES[template]}')
     backbone = backbone_cfg(ckpt_path, meta, spec)
     channels = spec['feature_channels']
     cfg.model.backbone = backbone
