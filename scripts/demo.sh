@@ -62,4 +62,4 @@ $PY tools/knn_eval.py "$CONFIG" "$CKPT" "${EVAL[@]}" ${DEMO_EVAL_OPTIONS:-} \
     --subnets min 96x4 128x5 160x5 max \
     --train-dir data/fashion_mnist_knn/train --val-dir data/fashion_mnist_knn/test \
     --compare-random-init --raw-pixels --linear-probe --out-dir "$WORK/knn"
-echo "[demo] on $DEVICE: pre-training ${train_s} s, evaluation $((SECONDS - start - train_s)) s"
+echo "[demo] $DEVICE recipe: pre-training ${train_s} s, evaluation on $EVAL_DEVICE $((SECONDS - start - train_s)) s"
