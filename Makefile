@@ -26,7 +26,7 @@ gpu-check:
 	@bash scripts/gpu_check.sh $(or $(GPU_CARRY),.gpu_carry)
 
 lint: setup
-	$(PY) -m ruff check poa_mm tools tests benchmarks configs
+	$(PY) -m ruff check poa_mm tools tests benchmarks configs scripts
 
 bench: setup
 	$(PY) benchmarks/elastic_overhead.py

@@ -3,9 +3,9 @@
 # 6..18: 39 sub-networks) on ImageNet-1k, 32 GPUs x 64 images, 1200
 # effective epochs (346 passes of 625 iterations). Numbers follow the
 # official code (swin_ssl_default_config.yaml + train/swin_ee1200.yaml).
-# Deliberate differences (DESIGN.md): shifts alternate by position among
-# kept blocks and the patch-embed LayerNorm runs over the active width, so
-# that every sub-network is a stock SwinTransformer.
+# Deliberate differences from the official code: shifts alternate by
+# position among kept blocks and the patch-embed LayerNorm runs over the
+# active width, so that every sub-network is a stock SwinTransformer.
 _base_ = ['./poa_vit-l16_32xb50-1200e_in1k.py']
 
 iters_per_epoch = 625

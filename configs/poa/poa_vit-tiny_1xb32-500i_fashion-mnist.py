@@ -1,6 +1,6 @@
 # POA on Fashion-MNIST, CPU-sized: a 192-wide, 6-deep ElasticViT supernet
 # (patch 4 on 28 px images; 20 sub-networks) trained in 500 iterations on
-# 2 CPU cores (README, "The demo", for the measured time). Same method, loss
+# 2 CPU cores (docs/get_started.md for the measured time). Same method, loss
 # weighting, drop path (0.2) and schedule shapes as the paper recipe, with
 # scaled-down numbers. Four settings differ from the paper on purpose, so
 # that a 500-iteration run leaves DINO's uniform-target plateau (at init the
@@ -11,7 +11,7 @@
 # - a constant teacher temperature 0.02 (paper 0.04 -> 0.07 over 30
 #   epochs): sharper targets from the same small logit differences. Screened
 #   at 300 iterations against 0.04 (and drop path 0.1 / 0.2): the smallest
-#   sub-network gained most (README, "Recipe levers");
+#   sub-network gained most (docs/experiments.md);
 # - a smaller head (256 hidden, 64 bottleneck, 128..1024 prototypes; paper
 #   2048 / 256 / 8192..65536);
 # - a faster teacher (EMA from 0.98; paper 0.992).

@@ -66,7 +66,7 @@ def load_checkpoint(path: str, map_location='cpu') -> Any:
     allow_runner_checkpoints()
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         # What the allowlist refused, else a plain description: torch's own
         # text for a truncated file is "[Errno 22] Invalid argument", and
         # for others it suggests weights_only=False, which runs code.

@@ -168,7 +168,7 @@ def load_subnet_checkpoint(path: str) -> dict:
                'tools/extract_subnet.py')
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:  # noqa: BLE001  (e.g. a Runner checkpoint)
+    except Exception as e:
         raise ValueError(f'{message}: {str(e).splitlines()[0]}') from e
     if not isinstance(ckpt, dict) or not isinstance(
             ckpt.get('meta'), dict) or 'backbone_cfg' not in ckpt['meta']:

@@ -228,7 +228,7 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
                                             device=x.device)
         windows = ShiftWindowMSA.window_partition(x, ws).view(-1, ws * ws, C)
 
-        p = lambda n: self._p(block, f'attn.w_msa.{n}', g)  # noqa: E731
+        p = lambda n: self._p(block, f'attn.w_msa.{n}', g)
         Bw, N, _ = windows.shape
         qkv = F.linear(windows, p('qkv.weight'), p('qkv.bias'))
         qkv = qkv.reshape(Bw, N, 3, g.heads, C // g.heads).permute(
@@ -255,7 +255,7 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
 
     def _block(self, block, x: Tensor, hw, shift: bool,
                g: SwinSlice) -> Tensor:
-        p = lambda n: self._p(block, n, g)  # noqa: E731
+        p = lambda n: self._p(block, n, g)
         drop = block.attn.drop  # DropPath of the original position
         h = F.layer_norm(x, (g.dims, ), p('norm1.weight'), p('norm1.bias'))
         x = x + drop(self._window_attention(block, h, hw, shift, g))
@@ -273,14 +273,14 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
         x = F.pad(x, (0, W % 2, 0, H % 2))  # 'corner' adaptive padding
         x = F.unfold(x, kernel_size=2, stride=2).transpose(1, 2)
         out_hw = ((H + 1) // 2, (W + 1) // 2)
-        p = lambda n: self._p(stage, n, g)  # noqa: E731
+        p = lambda n: self._p(stage, n, g)
         x = F.layer_norm(x, (4 * C, ), p('downsample.norm.weight'),
                          p('downsample.norm.bias'))
         return F.linear(x, p('downsample.reduction.weight')), out_hw
 
     def _embed(self, x: Tensor, mask: Optional[Tensor]):
         g = self._geometry[0]
-        p = lambda n: self._p(self, n, g)  # noqa: E731
+        p = lambda n: self._p(self, n, g)
         H, W = x.shape[2:]
         ps = self.patch_size
         x = F.pad(x, (0, -W % ps, 0, -H % ps))

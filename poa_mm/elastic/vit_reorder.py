@@ -24,14 +24,6 @@ class ViTOrder(NamedTuple):
     ffn: List[Tensor]
 
 
-def identity_order(embed_dims: int, num_layers: int, head_dims: int,
-                   hidden: int) -> ViTOrder:
-    return ViTOrder(
-        torch.arange(embed_dims),
-        [torch.arange(embed_dims // head_dims) for _ in range(num_layers)],
-        [torch.arange(hidden) for _ in range(num_layers)])
-
-
 @torch.no_grad()
 def vit_importance(vit: nn.Module, batches: Iterable[Tensor],
                    head_dims: int) -> Dict[str, list]:
@@ -116,7 +108,7 @@ def order_from_importance(scores: Dict[str, list],
     heads and FFN units, and of the residual channels with ``channels``
     (else they keep the source order: measured on Fashion-MNIST, putting
     the largest-magnitude channels first makes small sub-networks worse,
-    see README "Elastify")."""
+    see docs/family_and_extraction.md, "Elastify")."""
 
     def desc(t):
         return torch.sort(t, descending=True, stable=True).indices

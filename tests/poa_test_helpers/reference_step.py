@@ -1,7 +1,7 @@
-"""For tests: POA's total loss written out from its formula (POA_SPEC 2.3,
-the official code's weighting), independently of ``POA.loss`` and
-``POA.split_loss``: only the backbones, the heads, Sinkhorn-Knopp and KoLeo
-are shared (each tested on its own)."""
+"""For tests: POA's total loss written out from its formula (the official
+code's weighting, poa/train/ssl_meta_arch.py), independently of
+``POA.loss`` and ``POA.split_loss``: only the backbones, the heads,
+Sinkhorn-Knopp and KoLeo are shared (each tested on its own)."""
 import torch
 import torch.nn.functional as F
 

@@ -4,7 +4,7 @@ import timm
 import torch
 from mmpretrain.registry import MODELS
 
-import poa_mm  # noqa: F401
+import poa_mm
 import poa_mm.elastic
 from poa_mm.apis.onnx_export import export_onnx
 

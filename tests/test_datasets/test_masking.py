@@ -51,8 +51,9 @@ def _reach_rates(grid, ratio_range, n=2000, seed=0):
 
 
 def test_block_masks_reach_their_size_on_small_and_large_grids():
-    # The area draw is capped by the remaining budget (POA_SPEC 7.4); an
-    # uncapped draw reaches only 17 % on 7x7 and 86-93 % on 14x14.
+    # The area draw is capped by the remaining budget (the official
+    # poa/data/masking.py); an uncapped draw reaches only 17 % on 7x7 and
+    # 86-93 % on 14x14.
     for grid in ((14, 14), (7, 7)):
         for ratio_range in ((0.1, 0.5), (0.1, 0.3)):
             rate, empty = _reach_rates(grid, ratio_range)

@@ -5,7 +5,7 @@ from poa_mm.engine import POAScheduleHook, cosine_schedule
 
 
 def test_vit_recipe_truncated_cosine_end_values():
-    # POA_SPEC 5: iter_num_scale 0.78 truncates the ViT schedules.
+    # The official ViT recipe: iter_num_scale 0.78 truncates the ViT schedules.
     total = 276_800
     lr = cosine_schedule(0.005, 2e-5, total, 8000, iter_num_scale=0.78)
     wd = cosine_schedule(0.04, 0.4, total, iter_num_scale=0.78)

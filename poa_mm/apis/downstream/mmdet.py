@@ -104,7 +104,8 @@ def mmdet_config(ckpt_path: str, template: str, data_root: str,
 
     cfg.optim_wrapper = optimizer_cfg(
         spec, lr, layer_decay,
-        # POA_SPEC 6.1: ViT-S lr 3e-4 / decay 0.7; ViT-B 1e-4 / 0.65.
+        # The POA paper's detection settings: ViT-S lr 3e-4 / decay 0.7;
+        # ViT-B 1e-4 / 0.65.
         dict(small=(3e-4, 0.7), base=(1e-4, 0.65)))
     if max_iters:
         cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,

@@ -114,8 +114,8 @@ def mmseg_config(ckpt_path: str, template: str, data_root: str,
             elif t['type'] == 'RandomCrop':
                 t['crop_size'] = crop
 
-    # POA_SPEC 6.1: UPerNet ViT-S lr 6e-5 / decay 0.8, ViT-B 4e-5 / 0.9;
-    # linear S 3e-5, B 7e-4.
+    # The POA paper's segmentation settings: UPerNet ViT-S lr 6e-5 / decay
+    # 0.8, ViT-B 4e-5 / 0.9; linear S 3e-5, B 7e-4.
     defaults = dict(small=(3e-5, 1.0), base=(7e-4, 1.0)) if linear else \
         dict(small=(6e-5, 0.8), base=(4e-5, 0.9))
     total = max_iters or 160000

@@ -23,7 +23,8 @@ class POA(BaseSelfSupervisor):
     mode) sees the global crops; the intact student and the elastic student
     (the sub-network set by :class:`ElasticSamplingHook`, sharing the
     weights) see the global crops (masked while iBOT is active) and the
-    local crops. Losses follow the official code (POA_SPEC 2.3)::
+    local crops. Losses follow the official code's weighting
+    (``poa/train/ssl_meta_arch.py``)::
 
         L = mean_h [DINO_h + (1 - lambda) SV_h + IBOT_h] + KOLEO
 

@@ -1,4 +1,5 @@
-"""Multi-scale features for a plain ViT in MMDetection (POA_SPEC 6.1)."""
+"""Multi-scale features for a plain ViT in MMDetection (the POA paper's
+detection setting, after ViTDet)."""
 from typing import Sequence
 
 import torch.nn as nn
