@@ -19,9 +19,16 @@ import argparse
 import json
 import os.path as osp
 
+import torch
+from mmengine.config import Config
+
+from poa_mm.apis.evaluation import format_table, write_rows
+from poa_mm.apis.family import plot_pareto, preset_names, subnet_family
+from poa_mm.apis.latency import family_latency
+from poa_mm.evaluation.device import resolve_device
 
 
-def main(argv=None):
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument('config')
@@ -49,35 +56,47 @@ def main(argv=None):
         p.error('--input-size takes one or two positive integers: H [W]')
     if args.measure < 3 or args.batch < 1:
         p.error('--measure must be at least 3 and --batch at least 1')
-    from mmengine.config import Config
+    if args.x == 'latency' and not args.latency:
+        p.error('--x latency needs --latency')
+    return p, args
 
-    from poa_mm.apis.evaluation import format_table, write_rows
-    from poa_mm.apis.family import plot_pareto, preset_names, subnet_family
+
+def read_knn(p, path):
+    """The rows of a knn.json, or a parser error."""
+    try:
+        with open(path) as f:
+            knn = json.load(f)
+    except (OSError, ValueError) as e:
+        p.error(f'--knn {path}: {e}')
+    if not isinstance(knn, list):
+        p.error(f'--knn {path}: not a list of rows (knn.json of '
+                'tools/knn_eval.py)')
+    return knn
+
+
+def report_latency(timing: dict, out_dir: str) -> None:
+    with open(osp.join(out_dir, 'latency.json'), 'w') as f:
+        json.dump(timing, f, indent=1)
+    error = timing['holdout_error']
+    print(f'latency: {timing["threads"]} threads, {timing["device"]} '
+          f'{timing["dtype"]}, batch {timing["batch"]}; fit error on '
+          'held-out measured sub-networks: ' +
+          ('n/a' if error is None else f'{100 * error:.1f} %') +
+          (f'; unstable (spread > 20 %): {", ".join(timing["unstable"])}'
+           if timing['unstable'] else ''))
+
+
+def main(argv=None):
+    p, args = parse_args(argv)
     cfg = Config.fromfile(args.config)
-    knn = None
-    if args.knn:
-        try:
-            with open(args.knn) as f:
-                knn = json.load(f)
-        except (OSError, ValueError) as e:
-            p.error(f'--knn {args.knn}: {e}')
-        if not isinstance(knn, list):
-            p.error(f'--knn {args.knn}: not a list of rows (knn.json of '
-                    'tools/knn_eval.py)')
+    knn = read_knn(p, args.knn) if args.knn else None
     size = args.input_size and (args.input_size * 2)[:2]
     backbone_cfg = cfg.model.backbone.to_dict()
     try:
         rows = subnet_family(backbone_cfg, knn, size)
     except ValueError as e:
         p.error(f'--knn {args.knn}: {e}')
-    if args.x == 'latency' and not args.latency:
-        p.error('--x latency needs --latency')
-    timing = None
     if args.latency:
-        import torch
-
-        from poa_mm.evaluation.device import resolve_device
-        from poa_mm.apis.latency import family_latency
         try:
             device = resolve_device(args.device)
         except ValueError as e:
@@ -89,16 +108,8 @@ def main(argv=None):
     cols = list(dict.fromkeys(k for r in rows for k in r))
     print(format_table(rows, cols, float_format='.4g'))
     write_rows(rows, args.out_dir, 'family')
-    if timing:
-        with open(osp.join(args.out_dir, 'latency.json'), 'w') as f:
-            json.dump(timing, f, indent=1)
-        error = timing['holdout_error']
-        print(f'latency: {timing["threads"]} threads, {timing["device"]} '
-              f'{timing["dtype"]}, batch {timing["batch"]}; fit error on '
-              'held-out measured sub-networks: ' +
-              ('n/a' if error is None else f'{100 * error:.1f} %') +
-              (f'; unstable (spread > 20 %): {", ".join(timing["unstable"])}'
-               if timing['unstable'] else ''))
+    if args.latency:
+        report_latency(timing, args.out_dir)
     if any(args.metric in r for r in rows):
         path = osp.join(args.out_dir, 'pareto.png')
         plot_pareto(rows, args.metric, args.x, preset_names(backbone_cfg),

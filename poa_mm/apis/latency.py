@@ -52,6 +52,20 @@ def _spread_by_cost(rows: Sequence[dict], n: int) -> List[dict]:
     return [ordered[i] for i in idx]
 
 
+def holdout_fit_error(gflops: Sequence[float],
+                      ms: Sequence[float]) -> Optional[float]:
+    """Mean relative error of the latency fit on every other measured
+    sub-network (ordered by cost; the cheapest and dearest always fitted)
+    when fitted on the rest; None with nothing to hold out."""
+    fit = sorted({0, len(gflops) - 1} | set(range(0, len(gflops), 2)))
+    held = [i for i in range(len(gflops)) if i not in fit]
+    if not held:
+        return None
+    coef = fit_latency([gflops[i] for i in fit], [ms[i] for i in fit])
+    x, y = np.asarray(gflops)[held], np.asarray(ms)[held]
+    return float(np.mean(np.abs(coef[0] + coef[1] * x - y) / y))
+
+
 def family_latency(backbone_cfg: dict, rows: Sequence[dict],
                    input_size=None,
                    n_measured: int = 6, batch: int = 1, device: str = 'cpu',
@@ -89,21 +103,10 @@ def family_latency(backbone_cfg: dict, rows: Sequence[dict],
             flag = ' (unstable)' if result['unstable'] else ''
             progress(f'[latency {i + 1}/{len(chosen)}] {row["subnet"]}: '
                      f'{result["latency_ms"]:.2f} ms{flag}')
-    fit_idx = sorted({0, len(chosen) - 1} | set(range(0, len(chosen), 2)))
-    held = [i for i in range(len(chosen)) if i not in fit_idx]
-
-    def xy(indices):
-        return ([chosen[i]['gflops'] for i in indices],
-                [measured[chosen[i]['subnet']]['latency_ms']
-                 for i in indices])
-
-    holdout_error = None
-    if held:
-        coef = fit_latency(*xy(fit_idx))
-        x, y = xy(held)
-        pred = coef[0] + coef[1] * np.asarray(x)
-        holdout_error = float(np.mean(np.abs(pred - y) / np.asarray(y)))
-    coef = fit_latency(*xy(range(len(chosen))))
+    gflops = [row['gflops'] for row in chosen]
+    ms = [measured[row['subnet']]['latency_ms'] for row in chosen]
+    holdout_error = holdout_fit_error(gflops, ms)
+    coef = fit_latency(gflops, ms)
     out_rows = []
     for row in rows:
         row = dict(row)

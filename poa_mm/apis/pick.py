@@ -45,6 +45,25 @@ def predict_accuracy(rows: Sequence[dict],
     return {r['subnet']: float(p) for r, p in zip(unknown, pred)}
 
 
+def measured_accuracy(rows: Sequence[dict], accuracy: Sequence[dict],
+                      metric: str) -> dict:
+    """{sub-network: ``metric``} of the accuracy rows (baselines such as
+    the raw-pixel row skipped); ``ValueError`` for a missing column or a
+    sub-network that is not in ``rows``."""
+    measured = {}
+    for r in accuracy:
+        if r.get('baseline'):
+            continue
+        if metric not in r:
+            raise ValueError(f'the accuracy JSON has no {metric!r} column')
+        measured[str(r['subnet'])] = float(r[metric])
+    foreign = sorted(set(measured) - {r['subnet'] for r in rows})
+    if foreign:
+        raise ValueError(f'the accuracy JSON lists sub-networks that are not '
+                         f'in this supernet: {", ".join(foreign[:5])}')
+    return measured
+
+
 def pick_subnet(rows: Sequence[dict],
                 max_params: Optional[float] = None,
                 max_flops: Optional[float] = None,
@@ -67,18 +86,7 @@ def pick_subnet(rows: Sequence[dict],
     if max_params is None and max_flops is None and max_latency_ms is None:
         raise ValueError('give a budget: max_params, max_flops and/or '
                          'max_latency_ms')
-    names = {r['subnet'] for r in rows}
-    measured = {}
-    for r in accuracy or []:
-        if r.get('baseline'):  # e.g. the raw-pixel row of a k-NN table
-            continue
-        if metric not in r:
-            raise ValueError(f'the accuracy JSON has no {metric!r} column')
-        measured[str(r['subnet'])] = float(r[metric])
-    foreign = sorted(set(measured) - names)
-    if foreign:
-        raise ValueError(f'the accuracy JSON lists sub-networks that are not '
-                         f'in this supernet: {", ".join(foreign[:5])}')
+    measured = measured_accuracy(rows, accuracy or [], metric)
 
     def fits(r):
         return ((max_params is None or r['params_m'] * 1e6 <= max_params)
