@@ -142,11 +142,11 @@ def test_ibot_runs_on_every_rank_even_one_without_masked_patches(tmp_path):
         assert mean == pytest.approx(single[key], rel=1e-5), key
 
 
-def assert_same_updates(joint: dict, split: dict):
+def assert_same_updates(joint: dict, split: dict, rtol: float = 1e-6):
     assert joint.keys() == split.keys()
     for name, a in joint.items():
         scale = max(float(a.abs().max()), 1e-12)
-        assert (a - split[name]).abs().max() <= 1e-6 * max(scale, 1.), name
+        assert (a - split[name]).abs().max() <= rtol * max(scale, 1.), name
     assert any(a.abs().max() > 0 for a in joint.values())
 
 
@@ -189,7 +189,10 @@ def test_joint_and_split_steps_follow_the_loss_formula():
     for split in (False, True):
         model = build(cfg, split, spec)
         seeded()
-        assert_same_updates(expected, sgd_step(model, model, random_crops()))
+        # Another summation order than the model's (heads on separate
+        # rows): 2e-6 of the largest gradient seen, 2e-5 allowed.
+        assert_same_updates(expected, sgd_step(model, model, random_crops()),
+                            rtol=2e-5)
     # Parameters only the intact student uses (block 1) did move.
     assert expected['backbone.layers.1.ffn.layers.1.weight'].abs().max() > 0
 
