@@ -7,8 +7,8 @@ import os.path as osp
 import pytest
 
 ROOT = osp.join(osp.dirname(__file__), '..', 'poa_mm')
-LAYERS = ['utils', 'fileio', 'version', 'layers', 'elastic', 'models',
-          'datasets', 'evaluation', 'engine', 'apis', 'cli']
+LAYERS = ['utils', 'fileio', 'version', 'layers', 'elastic', 'datasets',
+          'models', 'evaluation', 'engine', 'apis', 'cli']
 # Layers whose modules share one level (neither imports the other's).
 LEVEL = {name: i for i, name in enumerate(LAYERS)}
 LEVEL.update(layers=LEVEL['elastic'], version=LEVEL['utils'],

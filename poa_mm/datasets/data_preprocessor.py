@@ -9,6 +9,7 @@ from mmengine.model import BaseDataPreprocessor
 from mmpretrain.registry import MODELS
 
 from .masking import BlockMaskGenerator, batch_masks, mask_patch_weights
+from .transforms import NUM_GLOBAL_CROPS
 
 
 @MODELS.register_module()
@@ -29,7 +30,6 @@ class POADataPreprocessor(BaseDataPreprocessor):
         std (Sequence[float]): Defaults to ImageNet's.
         to_rgb (bool): Flip BGR (as ``LoadImageFromFile`` gives) to RGB.
             Defaults to True.
-        n_global_crops (int): Defaults to 2.
         mask_grid (tuple[int, int]): The mask grid. Defaults to (14, 14).
         mask_ratio_range (tuple): Defaults to (0.1, 0.5) (ViT).
         mask_probability (float): Fraction of global crops masked.
@@ -41,7 +41,6 @@ class POADataPreprocessor(BaseDataPreprocessor):
                  mean: Sequence[float] = (123.675, 116.28, 103.53),
                  std: Sequence[float] = (58.395, 57.12, 57.375),
                  to_rgb: bool = True,
-                 n_global_crops: int = 2,
                  mask_grid: Tuple[int, int] = (14, 14),
                  mask_ratio_range: Tuple[float, float] = (0.1, 0.5),
                  mask_probability: float = 0.5,
@@ -50,7 +49,7 @@ class POADataPreprocessor(BaseDataPreprocessor):
         self.register_buffer('mean', torch.tensor(mean).view(-1, 1, 1), False)
         self.register_buffer('std', torch.tensor(std).view(-1, 1, 1), False)
         self.to_rgb = to_rgb
-        self.n_global = n_global_crops
+        self.n_global = NUM_GLOBAL_CROPS
         self.mask_generator = BlockMaskGenerator(tuple(mask_grid))
         self.mask_ratio_range = tuple(mask_ratio_range)
         self.mask_probability = mask_probability

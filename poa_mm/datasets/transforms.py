@@ -8,6 +8,12 @@ from PIL import Image
 from torchvision import transforms as T
 
 
+# POA's (DINO's) two global crops: each student global crop is paired with
+# the *other* teacher crop. The transform makes them, the data preprocessor
+# and the algorithm read this constant.
+NUM_GLOBAL_CROPS = 2
+
+
 @TRANSFORMS.register_module()
 class POAMultiCrop(BaseTransform):
     """2 global + N local crops with DINOv2's augmentations.

@@ -10,6 +10,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor
 
+from poa_mm.datasets.transforms import NUM_GLOBAL_CROPS
 from poa_mm.elastic import SubnetSpec
 from poa_mm.utils import check_number
 
@@ -43,7 +44,6 @@ class POA(BaseSelfSupervisor):
         lambda_intact (float): The weight of the intact student (lambda).
             Defaults to 0.8.
         koleo_weight (float): Defaults to 0.1.
-        n_global_crops (int): Defaults to 2.
         use_elastic (bool): False switches the elastic branch off (a
             DINOv2-style two-branch step). Defaults to True.
         split_backward (bool): Backward the intact student (teacher and
@@ -66,7 +66,6 @@ class POA(BaseSelfSupervisor):
                  same_view_loss: dict = dict(type='SameViewDistillLoss'),
                  lambda_intact: float = 0.8,
                  koleo_weight: float = 0.1,
-                 n_global_crops: int = 2,
                  use_elastic: bool = True,
                  split_backward: bool = False,
                  data_preprocessor: Optional[dict] = None,
@@ -86,7 +85,7 @@ class POA(BaseSelfSupervisor):
         self.same_view_loss = MODELS.build(same_view_loss)
         self.lambda_intact = lambda_intact if use_elastic else 1.
         self.koleo_weight = koleo_weight
-        self.n_global = n_global_crops
+        self.n_global = NUM_GLOBAL_CROPS
         self.use_elastic = use_elastic
         self.split_backward = split_backward
         self._split_cache = None
