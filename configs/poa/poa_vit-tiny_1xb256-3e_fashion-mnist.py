@@ -36,9 +36,7 @@ custom_hooks = [
         ibot_start_epoch=0.3 * max_epochs,
         iter_num_scale=1.0),
     dict(type='ElasticSamplingHook'),
-    dict(type='FamilyKNNHook', interval=100,
-         train_dir='data/fashion_mnist_family/train',
-         val_dir='data/fashion_mnist_family/test', skip_missing=True),
+    {{_base_.family_knn_hook}},
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),

@@ -84,6 +84,13 @@ optim_wrapper = dict(
     max_grad_norm=1.5)
 param_scheduler = []  # POAScheduleHook sets lr and wd every iteration.
 
+# k-NN of the smallest, the presets and the intact network every 100
+# iterations on a small folder pair (scripts/demo.sh prepares it; off with a
+# warning when it is missing), one curve per size.
+family_knn_hook = dict(type='FamilyKNNHook', interval=100,
+                       train_dir='data/fashion_mnist_family/train',
+                       val_dir='data/fashion_mnist_family/test',
+                       skip_missing=True)
 custom_hooks = [
     dict(
         type='POAScheduleHook',
@@ -98,12 +105,7 @@ custom_hooks = [
         ibot_start_iter=3 * iters_per_epoch,
         iter_num_scale=1.0),
     dict(type='ElasticSamplingHook'),
-    # k-NN of the smallest, the presets and the intact network every 100
-    # iterations on a small folder pair (scripts/demo.sh prepares it; off
-    # with a warning when it is missing), one curve per size.
-    dict(type='FamilyKNNHook', interval=100,
-         train_dir='data/fashion_mnist_family/train',
-         val_dir='data/fashion_mnist_family/test', skip_missing=True),
+    family_knn_hook,
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=25),
