@@ -166,9 +166,12 @@ def main(argv=None):
         sys.exit(f'error: {e}')
     from poa_mm.apis.config_check import check_data_roots
     # Checkpoint problems first: more specific than a missing data folder.
-    error = check_resume(args, cfg.work_dir) or check_fresh_work_dir(
-        args, cfg.work_dir) or check_same_supernet(
-        cfg, args.unsafe_load) or check_data_roots(cfg)
+    try:
+        resumed = read_resume(args, cfg.work_dir)
+    except ValueError as e:
+        sys.exit(f'error: {e}')
+    error = check_fresh_work_dir(args, cfg.work_dir) or check_same_supernet(
+        cfg, args.unsafe_load, resumed) or check_data_roots(cfg)
     if error:
         sys.exit(f'error: {error}')
     lock = lock_work_dir(cfg.work_dir)  # held until the process ends
@@ -183,8 +186,7 @@ def main(argv=None):
         runner = Runner.from_cfg(cfg)
     except SettingError as e:  # MMEngine's registry prefixes the class
         sys.exit(f'error: {e}')
-    error = check_resume_shapes(runner.model, resume_path(args, cfg.work_dir),
-                                args.unsafe_load)
+    error = check_resume_shapes(runner.model, resumed)
     if error:
         sys.exit(f'error: {error}')
     from poa_mm.datasets import CorruptImageError
@@ -208,7 +210,7 @@ def main(argv=None):
 
 def resume_path(args, work_dir: str):
     """The checkpoint ``--resume`` continues from, or None."""
-    if args.resume is None or args.resume != 'auto':
+    if args.resume != 'auto':
         return args.resume
     marker = osp.join(work_dir, 'last_checkpoint')
     if not osp.exists(marker):
@@ -217,51 +219,57 @@ def resume_path(args, work_dir: str):
         return f.read().strip()
 
 
-def check_resume_shapes(model, path, unsafe: bool):
-    """Why the model cannot resume from ``path`` (one line), or None: its
-    tensors have other shapes than the built model's (another head width
-    or supernet). MMEngine would only warn, then fail in the first
-    optimizer step."""
-    if path is None or not osp.isfile(path):
-        return None
-    if unsafe:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=False)
-    else:
-        from poa_mm.apis.checkpoint import load_checkpoint
-        checkpoint = load_checkpoint(path)
-    state = checkpoint.get('state_dict') or {}
-    ours = model.state_dict()
-    wrong = [f'{k} {tuple(v.shape)} (config: {tuple(ours[k].shape)})'
-             for k, v in state.items()
-             if k in ours and hasattr(v, 'shape') and
-             tuple(v.shape) != tuple(ours[k].shape)]
-    if not wrong:
-        return None
-    return (f'--resume: {path} holds tensors of other shapes than the '
-            f'config builds, e.g. {"; ".join(wrong[:2])} ({len(wrong)} in '
-            'all): resume with the config it was trained with, or start a '
-            'new run')
-
-
-def check_resume(args, work_dir: str):
-    """Why ``--resume`` cannot work (one line), or None: nothing to resume
+def read_resume(args, work_dir: str):
+    """What ``--resume`` continues from, read once (a ViT-L checkpoint with
+    its optimizer state is gigabytes): ``dict(path, shapes, poa_mm)`` with
+    the state dict's tensor shapes and the supernet metadata, or None
+    without ``--resume``. ``ValueError`` (one line) for nothing to resume
     from in the work dir, or a checkpoint that is missing, truncated or not
-    safely loadable. A run never silently restarts from scratch."""
+    safely loadable: a run never silently restarts from scratch."""
     if args.resume is None:
         return None
     path = resume_path(args, work_dir)
     if path is None:
-        return (f'--resume: nothing to resume from in {work_dir} (no '
-                'last_checkpoint); give a checkpoint path or drop '
-                '--resume')
+        raise ValueError(f'--resume: nothing to resume from in {work_dir} '
+                         '(no last_checkpoint); give a checkpoint path or '
+                         'drop --resume')
     if args.unsafe_load:
-        return None if osp.isfile(path) else f'checkpoint not found: {path}'
-    from poa_mm.apis.checkpoint import load_checkpoint
-    try:
-        load_checkpoint(path)
-    except (ValueError, FileNotFoundError) as e:
-        return f'--resume: {e}'
-    return None
+        if not osp.isfile(path):
+            raise ValueError(f'checkpoint not found: {path}')
+        checkpoint = torch.load(path, map_location='cpu', weights_only=False)
+    else:
+        from poa_mm.apis.checkpoint import load_checkpoint
+        try:
+            checkpoint = load_checkpoint(path)
+        except (ValueError, FileNotFoundError) as e:
+            raise ValueError(f'--resume: {e}') from None
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f'--resume: {path} is not a training checkpoint '
+                         f'(a {type(checkpoint).__name__})')
+    state = checkpoint.get('state_dict') or {}
+    return dict(path=path,
+                shapes={k: tuple(v.shape) for k, v in state.items()
+                        if hasattr(v, 'shape')},
+                poa_mm=checkpoint.get('poa_mm') or {})
+
+
+def check_resume_shapes(model, resumed):
+    """Why the model cannot resume (one line), or None: the checkpoint's
+    tensors have other shapes than the built model's (another head width
+    or supernet). MMEngine would only warn, then fail in the first
+    optimizer step."""
+    if resumed is None:
+        return None
+    ours = model.state_dict()
+    wrong = [f'{k} {shape} (config: {tuple(ours[k].shape)})'
+             for k, shape in resumed['shapes'].items()
+             if k in ours and shape != tuple(ours[k].shape)]
+    if not wrong:
+        return None
+    return (f'--resume: {resumed["path"]} holds tensors of other shapes '
+            f'than the config builds, e.g. {"; ".join(wrong[:2])} '
+            f'({len(wrong)} in all): resume with the config it was trained '
+            'with, or start a new run')
 
 
 def check_counts(cfg) -> None:
@@ -327,20 +335,23 @@ def lock_work_dir(work_dir: str):
     return handle
 
 
-def check_same_supernet(cfg, unsafe: bool):
+def check_same_supernet(cfg, unsafe: bool, resumed=None):
     """Why ``load_from`` (or an explicit ``--resume``) cannot work: a POA
     checkpoint of another supernet than the config's (one line), or
-    None."""
+    None. ``resumed`` (:func:`read_resume`) saves reading the file again."""
     path = cfg.get('load_from')
     model = cfg.get('model') or {}
     if not path or unsafe or not osp.isfile(path) or \
             str(model.get('type', '')).split('.')[-1] != 'POA':
         return None
-    from poa_mm.apis.checkpoint import load_checkpoint
-    try:
-        info = load_checkpoint(path).get('poa_mm') or {}
-    except (ValueError, AttributeError) as e:
-        return f'load_from: {e}'
+    if resumed is not None and resumed['path'] == path:
+        info = resumed['poa_mm']
+    else:
+        from poa_mm.apis.checkpoint import load_checkpoint
+        try:
+            info = load_checkpoint(path).get('poa_mm') or {}
+        except (ValueError, AttributeError) as e:
+            return f'load_from: {e}'
     saved = info.get('backbone_cfg') or {}
     ours = model.get('backbone') or {}
 
