@@ -18,6 +18,12 @@ def one_line(error: Exception) -> str:
     return lines[-1].split(name, 1)[1] if name in lines[-1] else lines[-1]
 
 
+def did_you_mean(key: str, choices: Iterable[str]) -> str:
+    """'; did you mean X?' with the closest of ``choices``, or ''."""
+    close = difflib.get_close_matches(key, list(choices), 1)
+    return f'; did you mean {close[0]!r}?' if close else ''
+
+
 def check_keys(where: str, given: Iterable[str],
                known: Iterable[str]) -> None:
     """``SettingError`` naming the first key of ``given`` not in ``known``,
@@ -25,10 +31,9 @@ def check_keys(where: str, given: Iterable[str],
     known = list(known)
     for key in given:
         if key not in known:
-            close = difflib.get_close_matches(key, known, 1)
-            hint = f'; did you mean {close[0]!r}?' if close else ''
             raise SettingError(f'{where}: unknown setting {key!r} (known: '
-                             f'{", ".join(known)}){hint}')
+                               f'{", ".join(known)})'
+                               + did_you_mean(key, known))
 
 
 def check_number(where: str, value, low: float = None, high: float = None,

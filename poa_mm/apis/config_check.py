@@ -1,7 +1,6 @@
 """One-line answers for configs that would fail (or silently do nothing)
 deep inside the Runner: ``--cfg-options`` keys that nothing reads, and data
 folders that do not exist."""
-import difflib
 import importlib
 import inspect
 import os
@@ -10,6 +9,8 @@ from typing import Iterable, List, Optional
 
 from mmengine.registry import Registry
 from mmengine.runner import Runner
+
+from ..utils import did_you_mean
 
 # Top-level keys Runner.from_cfg reads beyond Runner.__init__'s arguments.
 RUNNER_CFG_KEYS = ('model_wrapper_cfg', 'find_unused_parameters',
@@ -53,9 +54,8 @@ def _accepted_args(type_, scope: str) -> Optional[Iterable[str]]:
 
 
 def _unknown(key: str, where: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(key.split('.')[-1], list(choices), 1)
-    hint = f'; did you mean {close[0]!r}?' if close else ''
-    return f'--cfg-options {key}: {where}{hint}'
+    return (f'--cfg-options {key}: {where}'
+            + did_you_mean(key.split('.')[-1], choices))
 
 
 def check_cfg_options(cfg, options: dict) -> Optional[str]:
