@@ -71,8 +71,9 @@ def check_cfg_options(cfg, options: dict) -> Optional[str]:
     scope = cfg.get('default_scope') or 'mmpretrain'
     runner_keys = set(inspect.signature(Runner).parameters) | set(
         RUNNER_CFG_KEYS)
+    root = cfg.to_dict()
     for key in options:
-        node, path = cfg.to_dict(), []
+        node, path = root, []
         for part in key.split('.'):
             where = '.'.join(path) or 'the config'
             if isinstance(node, (list, tuple)):
