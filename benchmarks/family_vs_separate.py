@@ -22,7 +22,7 @@ import sys
 import time
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from poa_mm.evaluation.device import resolve_device
 
@@ -138,8 +138,9 @@ def main():
     p.add_argument('--train-dir', default='data/fashion_mnist_knn/train',
                    help='k-NN bank and linear-probe training images')
     p.add_argument('--val-dir', default='data/fashion_mnist_knn/test')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
-                   help='applied to every training (e.g. a shorter run)')
+    p.add_argument('--cfg-options', nargs='+', default=[],
+                   metavar='KEY=VALUE', help='passed to every training '
+                   "(tools/train.py's --cfg-options, e.g. a shorter run)")
     p.add_argument('--work-dir', default='work_dirs/family_vs_separate')
     p.add_argument('--out', default='benchmarks/results/'
                    'family_vs_separate.json')
@@ -147,14 +148,14 @@ def main():
     device = str(resolve_device(args.device))
     kind = 'cuda' if device.startswith('cuda') else 'cpu'
     config = osp.join(ROOT, args.config or CONFIGS[kind])
-    options = [f'{k}={v}' for k, v in (args.cfg_options or {}).items()]
+    options = args.cfg_options
     work = osp.abspath(args.work_dir)
     os.makedirs(work, exist_ok=True)
     if args.train_dir == p.get_default('train_dir'):
         subprocess.run([sys.executable, 'tools/prepare_fashion_mnist.py',
                         '--out', 'data/fashion_mnist_knn',
                         '--train-per-class', '500'], cwd=ROOT, check=True)
-    if not options or not any('data_root' in o for o in options):
+    if not any('data_root' in o for o in options):
         subprocess.run([sys.executable, 'tools/prepare_fashion_mnist.py',
                         '--out', 'data/fashion_mnist'], cwd=ROOT, check=True)
     dirs = (args.train_dir, args.val_dir)

@@ -12,7 +12,7 @@ PY=${PY:-.venv/bin/python}
 SRC=${FMNIST_SRC:-/usr/share/datasets/fashion-mnist}
 DEVICE=${DEMO_DEVICE:-$($PY -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')}
 # Rehearsals on a CPU: DEMO_EVAL_DEVICE=cpu, DEMO_TRAIN_OPTIONS="key=value ..."
-# (tools/train.py --cfg-options), DEMO_EVAL_OPTIONS (tools/knn_eval.py arguments).
+# (tools/train.py --cfg-options).
 EVAL_DEVICE=${DEMO_EVAL_DEVICE:-$DEVICE}
 
 if [ "$DEVICE" = cuda ]; then
@@ -57,8 +57,7 @@ CKPT=$(cat "$WORK/last_checkpoint")
 
 echo "[demo] k-NN top-1 (%) on the 10k Fashion-MNIST test images, then the linear"
 echo "[demo] probe on the same features (lr and features chosen on 20 % of the bank)"
-# shellcheck disable=SC2086
-$PY tools/knn_eval.py "$CONFIG" "$CKPT" "${EVAL[@]}" ${DEMO_EVAL_OPTIONS:-} \
+$PY tools/knn_eval.py "$CONFIG" "$CKPT" "${EVAL[@]}" \
     --subnets min 96x4 128x5 160x5 max \
     --train-dir data/fashion_mnist_knn/train --val-dir data/fashion_mnist_knn/test \
     --compare-random-init --raw-pixels --linear-probe --out-dir "$WORK/knn"

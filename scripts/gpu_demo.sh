@@ -48,8 +48,7 @@ if [ "$PART" = miniature ] || [ "$PART" = all ]; then
   options=()
   # shellcheck disable=SC2206
   [ -n "${TRAIN_OPTS:-}" ] && options=(--cfg-options $TRAIN_OPTS)
-  prep --out data/fashion_mnist
-  prep --out data/fashion_mnist_knn --train-per-class 500
+  # (it prepares the folders it needs itself)
   $PY benchmarks/family_vs_separate.py --device "$DEVICE" --config \
     configs/poa/poa_vit-tiny_1xb256-3e_fashion-mnist.py "${reuse[@]}" \
     "${options[@]}" --out "$RESULTS/family_vs_separate.json" \

@@ -21,3 +21,18 @@ def load_script(relpath: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def exit_message(main, argv) -> str:
+    """What ``main(argv)`` exits with (it must exit): the message or code."""
+    import pytest
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    return str(info.value.code)
+
+
+def one_line_error(main, argv) -> str:
+    """:func:`exit_message`, which must be one line starting 'error: '."""
+    message = exit_message(main, argv)
+    assert message.startswith('error: ') and '\n' not in message, message
+    return message

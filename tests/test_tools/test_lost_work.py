@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from poa_test_helpers.scripts import load_script
+from poa_test_helpers.scripts import exit_message, load_script
 
 CONFIG = 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
 
@@ -17,11 +17,6 @@ CONFIG = 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
 def digest(path) -> str:
     return hashlib.sha256(open(path, 'rb').read()).hexdigest()
 
-
-def exit_message(main, argv) -> str:
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    return str(info.value.code)
 
 
 @pytest.fixture

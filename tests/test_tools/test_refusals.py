@@ -7,15 +7,10 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from poa_test_helpers.scripts import load_script
+from poa_test_helpers.scripts import exit_message, load_script
 
 CONFIG = 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
 
-
-def exit_message(main, argv) -> str:
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    return str(info.value.code)
 
 
 def test_checkpoint_metadata_cannot_name_another_class(tmp_path):

@@ -5,7 +5,7 @@ import os.path as osp
 
 import pytest
 
-from poa_test_helpers.scripts import load_script
+from poa_test_helpers.scripts import load_script, one_line_error
 
 CONFIG = 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
 
@@ -16,11 +16,7 @@ def train():
 
 
 def _error(train, argv):
-    with pytest.raises(SystemExit) as exc:
-        train.main(argv)
-    message = str(exc.value.code)
-    assert message.startswith('error: ') and '\n' not in message, message
-    return message
+    return one_line_error(train.main, argv)
 
 
 def test_missing_config(train, tmp_path):

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from poa_test_helpers.scripts import load_script
+from poa_test_helpers.scripts import load_script, one_line_error
 
 CONFIG = 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
 
@@ -38,11 +38,7 @@ def micro_options(data_root, max_iters: int = 2, workers: int = 0) -> list:
 
 
 def exit_message(argv, tool: str = 'tools/train.py') -> str:
-    with pytest.raises(SystemExit) as info:
-        load_script(tool).main(argv)
-    message = str(info.value.code)
-    assert message.startswith('error: ') and '\n' not in message, message
-    return message
+    return one_line_error(load_script(tool).main, argv)
 
 
 @pytest.fixture
