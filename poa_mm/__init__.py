@@ -5,3 +5,8 @@ Importing the package registers every module into MMPretrain's registries
 """
 from . import apis, datasets, elastic, engine, evaluation, models  # noqa: F401
 from .version import __version__  # noqa: F401
+
+# torch's weights_only=True default reads the checkpoints MMEngine's Runner
+# writes (message hub, numpy scalars) once poa_mm is imported, e.g. through
+# a config's custom_imports in the stock tools; nothing else is allowed.
+apis.checkpoint.allow_runner_checkpoints()

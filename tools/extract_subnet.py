@@ -100,11 +100,35 @@ def choose(args, loaded) -> str:
     return picked['choice']['subnet']
 
 
+def save_classifier(args, raw, inputs) -> None:
+    """One size of an ElasticImageClassifier checkpoint as a stock
+    ImageClassifier checkpoint (backbone and sliced head)."""
+    from poa_mm.apis.extract_classifier import (extract_classifier,
+                                                load_classifier_checkpoint)
+    from poa_mm.elastic.base import count_params
+    from poa_mm.fileio import save_atomic
+    if not args.subnet or args.format != 'mmpretrain':
+        raise ValueError('an ElasticImageClassifier checkpoint is extracted '
+                         'by --subnet, as a stock ImageClassifier (no '
+                         'budget, no --format timm)')
+    loaded = load_classifier_checkpoint(args.checkpoint, raw)
+    ckpt = extract_classifier(args.checkpoint, args.subnet, loaded)
+    save_atomic(ckpt, args.out, overwrite=args.overwrite, inputs=inputs)
+    meta = ckpt['meta']
+    n = count_params(ckpt['state_dict'])
+    print(f'{meta["subnet"]} classifier ({meta["head_cfg"]["num_classes"]} '
+          f'classes, {n / 1e6:.2f} M params) -> {args.out} as '
+          f'mmpretrain.ImageClassifier (tools/to_mmpretrain.py writes its '
+          'config)')
+
+
 def main(argv=None):
     args = parse_args(argv)
+    from poa_mm.apis.checkpoint import load_checkpoint
     from poa_mm.apis.extract import (extract_subnet, extract_timm,
                                      load_poa_checkpoint, save_timm,
                                      timm_meta_path)
+    from poa_mm.apis.extract_classifier import is_classifier_checkpoint
     from poa_mm.fileio import check_not_an_input, save_atomic
     from poa_mm.elastic.base import count_params
     inputs = [args.checkpoint, getattr(args, 'accuracy', None)]
@@ -117,7 +141,11 @@ def main(argv=None):
     if osp.exists(args.out) and not args.overwrite:
         sys.exit(f'error: {args.out} exists; pass --overwrite to replace it')
     try:
-        loaded = load_poa_checkpoint(args.checkpoint)
+        raw = load_checkpoint(args.checkpoint)
+        if is_classifier_checkpoint(raw):
+            return save_classifier(args, raw, inputs)
+        loaded = load_poa_checkpoint(args.checkpoint, raw)
+        del raw
         subnet = args.subnet or choose(args, loaded)
         if args.format == 'timm':
             meta, weights = extract_timm(args.checkpoint, subnet,

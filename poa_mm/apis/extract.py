@@ -26,15 +26,16 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def load_poa_checkpoint(path: str) -> Tuple[dict, Dict[str, Tensor]]:
+def load_poa_checkpoint(path: str, ckpt=None
+                        ) -> Tuple[dict, Dict[str, Tensor]]:
     """The backbone config and full state dict of a POA training checkpoint.
 
-    Loaded without running code (:func:`load_checkpoint`); the backbone
-    config is the plain-data ``poa_mm`` entry that training writes, never
-    the stored config text. Raises ``ValueError`` for anything that is not
-    such a checkpoint.
+    Loaded without running code (:func:`load_checkpoint`; ``ckpt``: what it
+    returned, when already read); the backbone config is the plain-data
+    ``poa_mm`` entry that training writes, never the stored config text.
+    Raises ``ValueError`` for anything that is not such a checkpoint.
     """
-    ckpt = load_checkpoint(path)
+    ckpt = load_checkpoint(path) if ckpt is None else ckpt
     state = ckpt.get('state_dict') if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not any(
             k.startswith('teacher.backbone.') for k in state):
@@ -188,7 +189,7 @@ def load_subnet_checkpoint(path: str) -> dict:
 
 SUBNET_META_KEYS = {
     'backbone_cfg', 'subnet', 'elastic_backbone', 'source', 'source_sha256',
-    'poa_mm_version'
+    'poa_mm_version', 'neck_cfg', 'head_cfg'  # the last two: classifiers
 }
 STANDARD_BACKBONES = {
     'mmpretrain.VisionTransformer', 'mmpretrain.SwinTransformer',

@@ -17,6 +17,9 @@ CONTRACT = {
     'dense_export_kwargs': 'export_subnet arguments for dense prediction',
     'downstream_spec': 'feature channels, necks, drop path, frozen stages, '
     'size class and layer decay of an exported backbone (classmethod)',
+    'classification_spec': 'backbone settings, neck, feature width, drop '
+    'path, size class and layer decay of an exported backbone in an '
+    'ImageClassifier (classmethod)',
     'flops': 'closed-form multiply-adds of the exported backbone',
     'get_layer_depth': 'layer-wise lr decay depth of a parameter',
     'max_out_channels': "the intact network's feature width (property)",

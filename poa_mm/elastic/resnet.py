@@ -269,6 +269,15 @@ class ElasticResNet(ElasticBackboneMixin, BaseBackbone):
                     drop_path_rate=None, frozen_stages=4, small=False,
                     layer_decay=False)
 
+    @classmethod
+    def classification_spec(cls, stock_cfg: dict) -> dict:
+        """An exported GN ResNet in an ``ImageClassifier``: the last
+        stage average-pooled into the linear head, no layer decay."""
+        channels = cls.downstream_spec(stock_cfg)['feature_channels']
+        return dict(backbone={}, neck=dict(type='GlobalAveragePooling'),
+                    in_channels=channels[-1], drop_path_rate=None,
+                    small=False, layer_decay=False)
+
     def dense_export_kwargs(self, spec) -> dict:
         """Every stage as a feature map (FPN input)."""
         return dict(out_indices=(0, 1, 2, 3))

@@ -362,6 +362,16 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
                     det_neck=None, seg_neck=None, drop_path_rate=0.2,
                     frozen_stages=4, small=width <= 96, layer_decay=True)
 
+    @classmethod
+    def classification_spec(cls, stock_cfg: dict) -> dict:
+        """An exported Swin in an ``ImageClassifier``: its stage maps
+        (those it was exported with: every norm it holds stays used)
+        average-pooled, the last into the linear head, drop path 0.2."""
+        width = stock_cfg['arch']['embed_dims']
+        return dict(backbone={}, neck=dict(type='GlobalAveragePooling'),
+                    in_channels=width * 8, drop_path_rate=0.2,
+                    small=width <= 96, layer_decay=True)
+
     def dense_export_kwargs(self, spec) -> dict:
         """Every stage as a feature map (FPN input)."""
         return dict(out_indices=(0, 1, 2, 3))

@@ -547,6 +547,15 @@ class ElasticViT(ElasticBackboneMixin, BaseBackbone):
             frozen_stages=stock_cfg['arch']['num_layers'],
             small=width <= 384, layer_decay=True)
 
+    @classmethod
+    def classification_spec(cls, stock_cfg: dict) -> dict:
+        """An exported ViT in an ``ImageClassifier``: the normed class
+        token of the last block into the linear head, drop path 0.1."""
+        width = stock_cfg['arch']['embed_dims']
+        return dict(backbone=dict(out_indices=-1, out_type='cls_token'),
+                    neck=None, in_channels=width, drop_path_rate=0.1,
+                    small=width <= 384, layer_decay=True)
+
     def import_standard_vit(self, state_dict: Dict[str, Tensor],
                             source: str = 'the source'
                             ) -> Dict[str, Tensor]:

@@ -4,8 +4,9 @@ from .downstream import (
                          PretrainedBackboneCheckHook,
 )
 from .family_eval import FamilyKNNHook
-from .hooks import (ElasticSamplingHook, POAScheduleHook, cosine_schedule,
-                    scaled_lr)
+from .family_val_loop import FamilyTestLoop, FamilyValLoop
+from .hooks import (ElasticSamplingHook, POAScheduleHook,
+                    SupernetMetadataHook, cosine_schedule, scaled_lr)
 from .model_wrapper import POADistributedDataParallel
 from .optim_constructors import POAOptimWrapperConstructor
 from .optim_wrapper import (BF16AutocastOptimWrapper, NonFiniteLossError,
@@ -18,5 +19,6 @@ __all__ = [
     'ElasticSamplingHook', 'POAScheduleHook', 'cosine_schedule', 'scaled_lr',
     'BF16AutocastOptimWrapper', 'NonFiniteLossError', 'POAOptimWrapper',
     'POAOptimWrapperConstructor', 'SubnetSampler',
-    'POADistributedDataParallel', 'FamilyKNNHook'
+    'POADistributedDataParallel', 'FamilyKNNHook', 'FamilyValLoop',
+    'FamilyTestLoop', 'SupernetMetadataHook'
 ]

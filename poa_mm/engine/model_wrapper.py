@@ -1,14 +1,14 @@
-"""A DDP wrapper that runs POA's split-backward step."""
+"""A DDP wrapper that runs split-backward steps (POA's, the elastic
+classifier's sandwich step)."""
 from mmengine.model import MMDistributedDataParallel
 from mmengine.registry import MODEL_WRAPPERS
-
-from ..models.algorithms.poa import split_train_step
 
 
 @MODEL_WRAPPERS.register_module()
 class POADistributedDataParallel(MMDistributedDataParallel):
-    """``MMDistributedDataParallel`` that hands ``train_step`` to POA's split
-    backward when the model asks for it (``split_backward=True``), and the
+    """``MMDistributedDataParallel`` that hands ``train_step`` to the model's
+    ``split_train_step`` when the model asks for it (``uses_split_step``:
+    POA with ``split_backward=True``, ``ElasticImageClassifier``), and the
     joint step otherwise.
 
     The split step backwards the intact student under ``no_sync`` and the
@@ -23,15 +23,14 @@ class POADistributedDataParallel(MMDistributedDataParallel):
         if getattr(module, 'split_backward', False) and \
                 not find_unused_parameters:
             raise ValueError(
-                'POA split_backward under DDP needs '
+                f'{type(module).__name__} (split backward) under DDP needs '
                 'find_unused_parameters=True (with False the gradients of '
-                'the parameters only the intact student uses are silently '
+                'the parameters only some branches use are silently '
                 'wrong)')
         super().__init__(module, find_unused_parameters=find_unused_parameters,
                          **kwargs)
 
     def train_step(self, data, optim_wrapper):
-        if getattr(self.module, 'split_backward', False) and getattr(
-                self.module, 'use_elastic', False):
-            return split_train_step(self.module, self, data, optim_wrapper)
+        if getattr(self.module, 'uses_split_step', False):
+            return self.module.split_train_step(self, data, optim_wrapper)
         return super().train_step(data, optim_wrapper)

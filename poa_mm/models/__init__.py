@@ -1,12 +1,14 @@
 from .algorithms import POA
 from .backbones import POAStaticResNet
-from .heads import MultiProjectionHead, ProjectionHead
+from .classifiers import ElasticImageClassifier, distill_loss
+from .heads import ElasticLinearClsHead, MultiProjectionHead, ProjectionHead
 from .losses import (DINOClsLoss, IBOTPatchLoss, KoLeoLoss,
                      SameViewDistillLoss, sinkhorn_knopp)
 from .necks import POASimpleFeaturePyramid
 
 __all__ = [
-    'POA', 'POAStaticResNet', 'MultiProjectionHead', 'ProjectionHead',
+    'POA', 'POAStaticResNet', 'ElasticImageClassifier', 'distill_loss',
+    'ElasticLinearClsHead', 'MultiProjectionHead', 'ProjectionHead',
     'DINOClsLoss', 'IBOTPatchLoss', 'KoLeoLoss', 'SameViewDistillLoss',
     'sinkhorn_knopp', 'POASimpleFeaturePyramid'
 ]

@@ -238,8 +238,7 @@ class POA(BaseSelfSupervisor):
     def loss(self, inputs: Dict[str, Tensor],
              data_samples: Optional[List[DataSample]] = None,
              **kwargs) -> Dict[str, Tensor]:
-        if self.split_backward and self.use_elastic and \
-                torch.distributed.is_initialized():
+        if self.uses_split_step and torch.distributed.is_initialized():
             raise RuntimeError(
                 'POA(split_backward=True) under DDP needs model_wrapper_cfg '
                 "= dict(type='POADistributedDataParallel', "
@@ -296,11 +295,21 @@ class POA(BaseSelfSupervisor):
             return self.split_loss(inputs, data_samples, kwargs['phase'])
         return super().forward(inputs, data_samples, mode=mode)
 
+    @property
+    def uses_split_step(self) -> bool:
+        """Whether a step is :meth:`split_train_step` (``split_backward``
+        with the elastic branch on) rather than the joint one."""
+        return self.split_backward and self.use_elastic
+
+    def split_train_step(self, forward, data, optim_wrapper) -> dict:
+        """POA's split-backward step (:func:`split_train_step`)."""
+        return split_train_step(self, forward, data, optim_wrapper)
+
     def train_step(self, data, optim_wrapper):
         """The joint step, or with ``split_backward`` the split one."""
-        if not self.split_backward or not self.use_elastic:
+        if not self.uses_split_step:
             return super().train_step(data, optim_wrapper)
-        return split_train_step(self, self, data, optim_wrapper)
+        return self.split_train_step(self, data, optim_wrapper)
 
     def extract_feat(self, inputs, data_samples=None, **kwargs):
         """Teacher features of the teacher's active sub-network."""

@@ -1,0 +1,324 @@
+"""Ready MMPretrain 1.x classification configs: a stock ``ImageClassifier``
+fine-tuning one extracted sub-network (or testing an extracted classifier),
+and an ``ElasticImageClassifier`` fine-tuning every size of a POA
+checkpoint in one run."""
+import os
+import os.path as osp
+from typing import List, Optional, Sequence, Tuple
+
+from mmengine.config import Config
+from mmengine.hub import get_config
+
+from ..extract import (build_elastic_backbone, load_poa_checkpoint,
+                       load_subnet_checkpoint)
+from .common import add_weight_check, optimizer_cfg
+
+# MMPretrain's own runtime (hooks, visualizer, environment).
+CLS_BASE = '_base_/default_runtime.py'
+IMAGENET_MEAN = (123.675, 116.28, 103.53)
+IMAGENET_STD = (58.395, 57.12, 57.375)
+# AdamW lr and layer decay by size class (DeiT/BEiT-style fine-tuning at a
+# batch of 1024; scaled linearly to the batch when not given).
+CLS_DEFAULTS = dict(small=(2e-3, 0.75), base=(1e-3, 0.65))
+
+
+def class_folders(data_root: str, split: str) -> List[str]:
+    """The class sub-folders of ``data_root/split`` (ImageNet layout)."""
+    folder = osp.join(data_root, split)
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'{folder} not found (ImageNet layout: '
+                                'DATA_ROOT/<split>/<class>/<image>)')
+    classes = sorted(d for d in os.listdir(folder)
+                     if osp.isdir(osp.join(folder, d)))
+    if len(classes) < 2:
+        raise ValueError(f'{folder} has {len(classes)} class folder(s); '
+                         'classification needs at least 2')
+    return classes
+
+
+def cls_dataset(data_root: str, train_split: str, val_split: Optional[str],
+                classes_file: Optional[str]) -> Tuple[dict, str, int]:
+    """(dataset settings, val split, class count). The classes are the
+    training folders, in the order of ``classes_file`` (or
+    ``data_root/classes.txt``) when there is one; the val split (``val``,
+    else ``test``) must hold the same ones."""
+    classes = class_folders(data_root, train_split)
+    if val_split is None:
+        val_split = next((s for s in ('val', 'test')
+                          if osp.isdir(osp.join(data_root, s))), 'val')
+    if class_folders(data_root, val_split) != classes:
+        raise ValueError(f'{osp.join(data_root, val_split)} holds other '
+                         f'class folders than {train_split}/')
+    if classes_file is None and osp.isfile(osp.join(data_root,
+                                                    'classes.txt')):
+        classes_file = osp.join(data_root, 'classes.txt')
+    dataset = dict(type='CustomDataset', data_root=data_root)
+    if classes_file:
+        with open(classes_file) as f:
+            named = [c.strip() for c in f if c.strip()]
+        if sorted(named) != classes:
+            raise ValueError(f'{classes_file} names other classes than the '
+                             f'folders of {train_split}/ ({len(named)} vs '
+                             f'{len(classes)})')
+        dataset['classes'] = named
+    return dataset, val_split, len(classes)
+
+
+def cls_pipelines(img_size: int) -> Tuple[list, list]:
+    """MMPretrain's ImageNet pipelines at ``img_size``."""
+    train = [
+        dict(type='LoadImageFromFile'),
+        dict(type='RandomResizedCrop', scale=img_size, backend='pillow'),
+        dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+        dict(type='PackInputs'),
+    ]
+    test = [
+        dict(type='LoadImageFromFile'),
+        dict(type='ResizeEdge', scale=img_size * 256 // 224, edge='short',
+             backend='pillow'),
+        dict(type='CenterCrop', crop_size=img_size),
+        dict(type='PackInputs'),
+    ]
+    return train, test
+
+
+def cls_runtime(cfg: Config, data_root: str, img_size: int,
+                batch_size: int, num_classes: int, dataset: dict,
+                train_split: str, val_split: str, mean, std) -> None:
+    """Data, preprocessing and evaluation of a classification config."""
+    train_pipeline, test_pipeline = cls_pipelines(img_size)
+    cfg.data_preprocessor = dict(num_classes=num_classes,
+                                 mean=list(mean or IMAGENET_MEAN),
+                                 std=list(std or IMAGENET_STD), to_rgb=True)
+
+    def loader(split, pipeline, shuffle):
+        return dict(batch_size=batch_size, num_workers=2,
+                    dataset=dict(dataset, data_prefix=split,
+                                 pipeline=pipeline),
+                    sampler=dict(type='DefaultSampler', shuffle=shuffle))
+
+    cfg.train_dataloader = loader(train_split, train_pipeline, True)
+    cfg.val_dataloader = loader(val_split, test_pipeline, False)
+    cfg.test_dataloader = loader(val_split, test_pipeline, False)
+    topk = (1, 5) if num_classes >= 5 else (1, )
+    cfg.val_evaluator = dict(type='Accuracy', topk=topk)
+    cfg.test_evaluator = dict(type='Accuracy', topk=topk)
+
+
+def cls_schedule(cfg: Config, max_epochs: Optional[int],
+                 max_iters: Optional[int], warmup_ratio: float = 0.05
+                 ) -> None:
+    """AdamW's warm-up then cosine decay, by epoch or by iteration."""
+    by_epoch = max_iters is None
+    total = max_epochs if by_epoch else max_iters
+    warmup = max(1, round(total * warmup_ratio))
+    cfg.param_scheduler = [
+        dict(type='LinearLR', start_factor=1e-3, by_epoch=by_epoch, begin=0,
+             end=warmup, convert_to_iter_based=by_epoch),
+        dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=by_epoch,
+             begin=warmup, end=total, convert_to_iter_based=by_epoch),
+    ]
+    interval = max(1, total // 10) if by_epoch else total
+    if by_epoch:
+        cfg.train_cfg = dict(by_epoch=True, max_epochs=total,
+                             val_interval=interval)
+    else:
+        cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=total,
+                             val_interval=interval)
+    cfg.val_cfg = dict()
+    cfg.test_cfg = dict()
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', interval=interval, by_epoch=by_epoch,
+        max_keep_ckpts=2, save_best='auto')
+    cfg.default_hooks.logger.interval = 10 if max_iters else 50
+
+
+def base_cls_config() -> Config:
+    cfg = get_config(f'mmpretrain::{CLS_BASE}')
+    cfg.pop('vis_backends', None)
+    cfg.randomness = dict(seed=0, deterministic=False)
+    return cfg
+
+
+def scaled_default_lr(spec: dict, lr: Optional[float],
+                      batch_size: int) -> Optional[float]:
+    """``lr``, or the size class's default scaled to ``batch_size``."""
+    if lr is not None:
+        return lr
+    return CLS_DEFAULTS['small' if spec['small'] else 'base'][0] * \
+        batch_size / 1024
+
+
+def mmpretrain_config(ckpt_path: str, data_root: str,
+                      max_epochs: Optional[int] = 100,
+                      max_iters: Optional[int] = None,
+                      batch_size: int = 64, lr: Optional[float] = None,
+                      layer_decay: Optional[float] = None,
+                      img_size: Optional[int] = None,
+                      classes_file: Optional[str] = None,
+                      train_split: str = 'train',
+                      val_split: Optional[str] = None,
+                      mean: Optional[Sequence[float]] = None,
+                      std: Optional[Sequence[float]] = None,
+                      random_init: bool = False) -> Config:
+    """A stock MMPretrain ``ImageClassifier`` config for an extracted
+    sub-network (tools/extract_subnet.py): the backbone initialised from
+    the checkpoint (checked by ``PretrainedBackboneCheckHook``), a linear
+    head for the data's classes, drop path and layer decay from the
+    family's ``classification_spec``, AdamW with warm-up and cosine.
+
+    An extracted *classifier* (from an ``ElasticImageClassifier``
+    checkpoint) keeps its head: the config tests it as it is
+    (``load_from``) and fine-tunes it further.
+    ``random_init`` (baselines) leaves the backbone at its random init.
+    """
+    ckpt_path = osp.abspath(ckpt_path)
+    meta = load_subnet_checkpoint(ckpt_path)['meta']
+    if not osp.isdir(data_root):
+        raise FileNotFoundError(f'data root not found: {data_root}')
+    data_root = osp.abspath(data_root)
+    family = type_of_family(meta)
+    spec = family.classification_spec(meta['backbone_cfg'])
+    dataset, val_split, num_classes = cls_dataset(data_root, train_split,
+                                                  val_split, classes_file)
+    img_size = img_size or meta['backbone_cfg'].get('img_size', 224)
+    backbone = dict(meta['backbone_cfg'], **spec['backbone'])
+    if spec['drop_path_rate'] is not None:
+        backbone['drop_path_rate'] = spec['drop_path_rate']
+    if not random_init:
+        backbone['init_cfg'] = dict(type='Pretrained', checkpoint=ckpt_path,
+                                    prefix='backbone.')
+    head = dict(type='LinearClsHead', num_classes=num_classes,
+                in_channels=spec['in_channels'],
+                loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1,
+                          mode='original', loss_weight=1.0),
+                topk=(1, 5) if num_classes >= 5 else (1, ))
+    head_cfg = meta.get('head_cfg')
+    if head_cfg:
+        if head_cfg['num_classes'] != num_classes:
+            raise ValueError(
+                f'the classifier in {ckpt_path} has {head_cfg["num_classes"]}'
+                f' classes, the data under {data_root} {num_classes}')
+        head['in_channels'] = head_cfg['in_channels']
+    cfg = base_cls_config()
+    cfg.model = dict(type='ImageClassifier', backbone=backbone,
+                     neck=meta.get('neck_cfg', spec['neck']), head=head)
+    if cfg.model['neck'] is None:
+        cfg.model.pop('neck')
+    cls_runtime(cfg, data_root, img_size, batch_size, num_classes, dataset,
+                train_split, val_split, mean, std)
+    cls_schedule(cfg, max_epochs, max_iters)
+    cfg.optim_wrapper = optimizer_cfg(
+        spec, scaled_default_lr(spec, lr, batch_size), layer_decay,
+        CLS_DEFAULTS)
+    if head_cfg:
+        cfg.load_from = ckpt_path
+    if not random_init:
+        add_weight_check(cfg, ckpt_path, meta)
+    else:
+        cfg.custom_imports = dict(imports=['poa_mm'],
+                                  allow_failed_imports=False)
+    return cfg
+
+
+def type_of_family(meta: dict):
+    """The registered elastic family class an extracted checkpoint came
+    from (it knows how its backbones classify)."""
+    from mmpretrain.registry import MODELS
+    name = meta.get('elastic_backbone')
+    family = MODELS.get(name) if isinstance(name, str) else None
+    if family is None or not hasattr(family, 'classification_spec'):
+        raise ValueError(
+            f'the extracted checkpoint comes from {name!r}, which is not a '
+            'registered elastic backbone with a classification_spec')
+    return family
+
+
+def elastic_finetune_config(poa_ckpt: str, data_root: str,
+                            branch: str = 'teacher',
+                            subnets: Optional[Sequence[str]] = None,
+                            val_subnets: Optional[Sequence[str]] = None,
+                            num_random: int = 2, temperature: float = 1.,
+                            label_weight: float = 0.,
+                            max_epochs: Optional[int] = 100,
+                            max_iters: Optional[int] = None,
+                            batch_size: int = 64, lr: Optional[float] = None,
+                            layer_decay: Optional[float] = None,
+                            img_size: Optional[int] = None,
+                            classes_file: Optional[str] = None,
+                            train_split: str = 'train',
+                            val_split: Optional[str] = None,
+                            mean: Optional[Sequence[float]] = None,
+                            std: Optional[Sequence[float]] = None,
+                            save_best: str = 'mean/accuracy/top1'
+                            ) -> Config:
+    """An ``ElasticImageClassifier`` config that fine-tunes every size of a
+    POA checkpoint's supernet in one run (the sandwich rule), validates
+    ``val_subnets`` (default: presets, smallest, intact) at every interval
+    and keeps the best checkpoint by ``save_best`` (a size's
+    ``<spec>/accuracy/top1`` or the mean over the sizes)."""
+    if isinstance(num_random, bool) or not isinstance(num_random, int) \
+            or num_random < 0:
+        raise ValueError(f'--num-random must be an integer >= 0, got '
+                         f'{num_random!r}')
+    if not temperature > 0:
+        raise ValueError(f'--temperature must be > 0, got {temperature}')
+    if not 0 <= label_weight <= 1:
+        raise ValueError(f'--label-weight must be in [0, 1], got '
+                         f'{label_weight}')
+    poa_ckpt = osp.abspath(poa_ckpt)
+    backbone_cfg, state = load_poa_checkpoint(poa_ckpt)
+    if not osp.isdir(data_root):
+        raise FileNotFoundError(f'data root not found: {data_root}')
+    data_root = osp.abspath(data_root)
+    supernet = build_elastic_backbone(backbone_cfg, state, branch)
+    space = supernet.search_space
+    for names in (subnets or [], val_subnets or []):
+        space.select(names)  # unknown names: one line, before any work
+    if save_best != 'mean/accuracy/top1':
+        name, _, metric = save_best.partition('/')
+        save_best = f'{space.resolve(name)}/{metric or "accuracy/top1"}'
+    intact_cfg, _ = supernet.export_subnet(space.intact)
+    spec = type(supernet).classification_spec(intact_cfg)
+    dataset, val_split, num_classes = cls_dataset(data_root, train_split,
+                                                  val_split, classes_file)
+    img_size = img_size or backbone_cfg.get('img_size', 224)
+    backbone = dict(backbone_cfg, **spec['backbone'])
+    if spec['drop_path_rate'] is not None:
+        backbone['drop_path_rate'] = spec['drop_path_rate']
+    prefix = 'teacher.backbone.' if branch == 'teacher' else 'backbone.'
+    backbone['init_cfg'] = dict(type='Pretrained', checkpoint=poa_ckpt,
+                                prefix=prefix)
+    cfg = base_cls_config()
+    cfg.model = dict(
+        type='ElasticImageClassifier', backbone=backbone,
+        head=dict(type='ElasticLinearClsHead', num_classes=num_classes,
+                  in_channels=supernet.max_out_channels,
+                  loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1,
+                            mode='original', loss_weight=1.0),
+                  topk=(1, 5) if num_classes >= 5 else (1, )),
+        num_random=num_random, subnets=list(subnets) if subnets else None,
+        distill=dict(temperature=temperature, label_weight=label_weight))
+    if spec['neck']:
+        cfg.model['neck'] = spec['neck']
+    cls_runtime(cfg, data_root, img_size, batch_size, num_classes, dataset,
+                train_split, val_split, mean, std)
+    cls_schedule(cfg, max_epochs, max_iters)
+    family = dict(subnets=list(val_subnets)) if val_subnets else {}
+    cfg.val_cfg = dict(type='FamilyValLoop', **family)
+    cfg.test_cfg = dict(type='FamilyTestLoop', **family)
+    cfg.default_hooks.checkpoint.save_best = save_best
+    cfg.default_hooks.checkpoint.rule = 'greater'
+    cfg.optim_wrapper = optimizer_cfg(
+        spec, scaled_default_lr(spec, lr, batch_size), layer_decay,
+        CLS_DEFAULTS)
+    cfg.model_wrapper_cfg = dict(type='POADistributedDataParallel',
+                                 find_unused_parameters=True)
+    cfg.custom_imports = dict(imports=['poa_mm'], allow_failed_imports=False)
+    cfg.custom_hooks = [
+        dict(type='mmpretrain.SupernetMetadataHook'),
+        dict(type='mmpretrain.PretrainedBackboneCheckHook',
+             checkpoint=poa_ckpt, prefix=prefix),
+    ]
+    cfg.poa_supernet = dict(source=branch, checkpoint=poa_ckpt)
+    return cfg
