@@ -99,7 +99,7 @@ class ElasticImageClassifier(ImageClassifier):
             raise SettingError('model.num_random must be an integer >= 0, '
                                f'got {num_random!r}')
         self.num_random = num_random
-        distill = dict(temperature=1., label_weight=0., **(distill or {}))
+        distill = {'temperature': 1., 'label_weight': 0., **(distill or {})}
         check_keys('model.distill', distill, DISTILL_KEYS)
         self.temperature = check_number('model.distill.temperature',
                                         distill['temperature'], low=0.,
