@@ -2,6 +2,7 @@
 that computes the same logits; the sandwich step and its refusals."""
 import pytest
 import torch
+from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
@@ -50,6 +51,9 @@ def test_sandwich_step_sums_the_branch_gradients():
     images = [(torch.rand(3, 28, 28) * 255).byte() for _ in range(4)]
     samples = [DataSample().set_gt_label(i % 10) for i in range(4)]
     data = dict(inputs=images, data_samples=samples)
+    # The step's sizes follow the Runner's iteration (an earlier test may
+    # have left another in the MessageHub).
+    MessageHub.get_current_instance().update_info('iter', 0)
     specs = model.sandwich(0)
     assert specs[:2] == [model.intact, model.smallest] and len(specs) == 3
     # By hand: label loss of the intact network, KD of the others to it.

@@ -5,7 +5,6 @@ import random
 from contextlib import nullcontext
 from typing import List, Optional, Sequence
 
-import torch
 import torch.nn.functional as F
 from mmengine.logging import MessageHub
 from mmpretrain.models.classifiers import ImageClassifier
