@@ -10,17 +10,25 @@ from ...fileio import write_atomic
 from ..extract import load_subnet_checkpoint
 
 
-def family_spec(meta: dict) -> dict:
-    """The downstream descriptor of the elastic family an extracted
-    checkpoint came from (``downstream_spec`` of its registered class)."""
+def registered_family(meta: dict, descriptor: str):
+    """The registered elastic family class an extracted checkpoint came
+    from, refused in one line unless it has ``descriptor`` (e.g.
+    ``downstream_spec``)."""
     from mmpretrain.registry import MODELS
     name = meta.get('elastic_backbone')
     family = MODELS.get(name) if isinstance(name, str) else None
-    if family is None or not hasattr(family, 'downstream_spec'):
+    if family is None or not hasattr(family, descriptor):
         raise ValueError(
             f'the extracted checkpoint comes from {name!r}, which is not a '
-            'registered elastic backbone with a downstream_spec')
-    return family.downstream_spec(meta['backbone_cfg'])
+            f'registered elastic backbone with a {descriptor}')
+    return family
+
+
+def family_spec(meta: dict) -> dict:
+    """The downstream descriptor of the elastic family an extracted
+    checkpoint came from (``downstream_spec`` of its registered class)."""
+    return registered_family(meta, 'downstream_spec').downstream_spec(
+        meta['backbone_cfg'])
 
 
 def open_subnet(ckpt_path: str, data_root: str, template: str,

@@ -11,7 +11,7 @@ from mmengine.hub import get_config
 
 from ..extract import (build_elastic_backbone, load_poa_checkpoint,
                        load_subnet_checkpoint)
-from .common import add_weight_check, optimizer_cfg
+from .common import add_weight_check, optimizer_cfg, registered_family
 
 # MMPretrain's own runtime (hooks, visualizer, environment).
 CLS_BASE = '_base_/default_runtime.py'
@@ -20,6 +20,14 @@ IMAGENET_STD = (58.395, 57.12, 57.375)
 # AdamW lr and layer decay by size class (DeiT/BEiT-style fine-tuning at a
 # batch of 1024; scaled linearly to the batch when not given).
 CLS_DEFAULTS = dict(small=(2e-3, 0.75), base=(1e-3, 0.65))
+# The head's loss in both writers (DeiT's label smoothing).
+CLS_LOSS = dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original',
+                loss_weight=1.0)
+
+
+def cls_topk(num_classes: int) -> tuple:
+    """Top-k accuracies reported for ``num_classes`` classes."""
+    return (1, 5) if num_classes >= 5 else (1, )
 
 
 def class_folders(data_root: str, split: str) -> List[str]:
@@ -100,7 +108,7 @@ def cls_runtime(cfg: Config, data_root: str, img_size: int,
     cfg.train_dataloader = loader(train_split, train_pipeline, True)
     cfg.val_dataloader = loader(val_split, test_pipeline, False)
     cfg.test_dataloader = loader(val_split, test_pipeline, False)
-    topk = (1, 5) if num_classes >= 5 else (1, )
+    topk = cls_topk(num_classes)
     cfg.val_evaluator = dict(type='Accuracy', topk=topk)
     cfg.test_evaluator = dict(type='Accuracy', topk=topk)
 
@@ -177,7 +185,7 @@ def mmpretrain_config(ckpt_path: str, data_root: str,
     if not osp.isdir(data_root):
         raise FileNotFoundError(f'data root not found: {data_root}')
     data_root = osp.abspath(data_root)
-    family = type_of_family(meta)
+    family = registered_family(meta, 'classification_spec')
     spec = family.classification_spec(meta['backbone_cfg'])
     dataset, val_split, num_classes = cls_dataset(data_root, train_split,
                                                   val_split, classes_file)
@@ -190,9 +198,7 @@ def mmpretrain_config(ckpt_path: str, data_root: str,
                                     prefix='backbone.')
     head = dict(type='LinearClsHead', num_classes=num_classes,
                 in_channels=spec['in_channels'],
-                loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1,
-                          mode='original', loss_weight=1.0),
-                topk=(1, 5) if num_classes >= 5 else (1, ))
+                loss=CLS_LOSS, topk=cls_topk(num_classes))
     head_cfg = meta.get('head_cfg')
     if head_cfg:
         if head_cfg['num_classes'] != num_classes:
@@ -219,19 +225,6 @@ def mmpretrain_config(ckpt_path: str, data_root: str,
         cfg.custom_imports = dict(imports=['poa_mm'],
                                   allow_failed_imports=False)
     return cfg
-
-
-def type_of_family(meta: dict):
-    """The registered elastic family class an extracted checkpoint came
-    from (it knows how its backbones classify)."""
-    from mmpretrain.registry import MODELS
-    name = meta.get('elastic_backbone')
-    family = MODELS.get(name) if isinstance(name, str) else None
-    if family is None or not hasattr(family, 'classification_spec'):
-        raise ValueError(
-            f'the extracted checkpoint comes from {name!r}, which is not a '
-            'registered elastic backbone with a classification_spec')
-    return family
 
 
 def elastic_finetune_config(poa_ckpt: str, data_root: str,
@@ -294,9 +287,7 @@ def elastic_finetune_config(poa_ckpt: str, data_root: str,
         type='ElasticImageClassifier', backbone=backbone,
         head=dict(type='ElasticLinearClsHead', num_classes=num_classes,
                   in_channels=supernet.max_out_channels,
-                  loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1,
-                            mode='original', loss_weight=1.0),
-                  topk=(1, 5) if num_classes >= 5 else (1, )),
+                  loss=CLS_LOSS, topk=cls_topk(num_classes)),
         num_random=num_random, subnets=list(subnets) if subnets else None,
         distill=dict(temperature=temperature, label_weight=label_weight))
     if spec['neck']:
