@@ -32,6 +32,16 @@ def fashion_mnist(tmp_path_factory) -> str:
     return str(out)
 
 
+@pytest.fixture(scope='session')
+def poa_checkpoints(tmp_path_factory, fashion_mnist) -> dict:
+    """A 2-iteration POA checkpoint of each family's tiny supernet, made
+    once per session by tools/train.py."""
+    from poa_test_helpers.tools import FAMILIES, poa_training
+    return {family: poa_training(
+        family, str(tmp_path_factory.mktemp(f'poa_{family}')), fashion_mnist)
+        for family in FAMILIES}
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``cuda`` are skipped, with the reason, where no CUDA
     device is visible (CI); ``make gpu-check`` runs them on a GPU."""

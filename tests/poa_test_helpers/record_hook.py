@@ -12,7 +12,8 @@ from mmpretrain.registry import HOOKS
 @HOOKS.register_module()
 class RankRecorderHook(Hook):
     """Writes ``{out_dir}/rank{r}.json``: per iteration, the sampled
-    sub-network, the peak lr and every loss term."""
+    sub-network (an ElasticImageClassifier: its sandwich), the peak lr
+    and every loss term."""
     priority = 'LOWEST'
 
     def __init__(self, out_dir: str):
@@ -26,6 +27,7 @@ class RankRecorderHook(Hook):
         record = dict(
             iter=runner.iter,
             subnet=str(getattr(model, 'elastic_subnet', None)),
+            sandwich=getattr(model, 'last_sandwich', None),
             peak_lr=runner.message_hub.get_info('peak_lr'))
         record.update({k: float(v) for k, v in (outputs or {}).items()})
         self.records.append(record)

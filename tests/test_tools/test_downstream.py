@@ -3,52 +3,14 @@ backbone family, on real images from registry packages."""
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from poa_test_helpers.tools import FAMILIES, run
 
 pytestmark = pytest.mark.slow  # subprocess runs of the tools
-
-FAMILIES = {
-    'vit': ('configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py', '64x4'),
-    'swin': ('configs/poa/poa_swin-tiny_1xb32-500i_fashion-mnist.py',
-             '16x2'),
-    'resnet': ('configs/poa/poa_resnet-tiny_1xb32-500i_fashion-mnist.py',
-               '32-2-3'),
-}
-
-
-def run(cmd, repo_root, check=True):
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    env['PYTHONPATH'] = repo_root
-    proc = subprocess.run([sys.executable] + cmd, cwd=repo_root, env=env,
-                          capture_output=True, text=True, timeout=600)
-    if check:
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
-
-
-@pytest.fixture(scope='module')
-def poa_checkpoints(tmp_path_factory, repo_root, fashion_mnist):
-    """A 2-iteration POA checkpoint of each tiny supernet."""
-    out = {}
-    for family, (config, _) in FAMILIES.items():
-        work = tmp_path_factory.mktemp(f'poa_{family}')
-        run(['tools/train.py', config, '--work-dir', str(work),
-             '--cfg-options', 'train_cfg.max_iters=2',
-             'train_dataloader.batch_size=4',
-             'train_dataloader.num_workers=0',
-             'train_dataloader.persistent_workers=False',
-             f'train_dataloader.dataset.data_root={fashion_mnist}',
-             'model.head.num_prototypes=(64,128)',
-             'model.head.hidden_channels=64',
-             'default_hooks.checkpoint.interval=2'], repo_root)
-        out[family] = str(work / 'iter_2.pth')
-    return out
 
 
 @pytest.fixture(scope='module')

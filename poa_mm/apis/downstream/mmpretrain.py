@@ -138,7 +138,10 @@ def cls_schedule(cfg: Config, max_epochs: Optional[int],
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', interval=interval, by_epoch=by_epoch,
         max_keep_ckpts=2, save_best='auto')
-    cfg.default_hooks.logger.interval = 10 if max_iters else 50
+    cfg.default_hooks.logger.interval = min(10, total) if max_iters else 50
+    cfg.default_hooks.logger.log_metric_by_epoch = by_epoch
+    # val/<metric> and train/<loss> in the visualizer backends
+    cfg.log_processor = dict(by_epoch=by_epoch, log_with_hierarchy=True)
 
 
 def base_cls_config() -> Config:
@@ -275,7 +278,7 @@ def elastic_finetune_config(poa_ckpt: str, data_root: str,
     spec = type(supernet).classification_spec(intact_cfg)
     dataset, val_split, num_classes = cls_dataset(data_root, train_split,
                                                   val_split, classes_file)
-    img_size = img_size or backbone_cfg.get('img_size', 224)
+    img_size = img_size or getattr(supernet, 'img_size', 224)
     backbone = dict(backbone_cfg, **spec['backbone'])
     if spec['drop_path_rate'] is not None:
         backbone['drop_path_rate'] = spec['drop_path_rate']

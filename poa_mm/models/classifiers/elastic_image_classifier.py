@@ -113,6 +113,7 @@ class ElasticImageClassifier(ImageClassifier):
         self.random_pool = sorted(set(pool) - {self.intact, self.smallest})
         self.seed = int(seed)
         self._local_step = 0
+        self.last_sandwich: List[str] = []
 
     @property
     def uses_split_step(self) -> bool:
@@ -171,6 +172,7 @@ class ElasticImageClassifier(ImageClassifier):
         with optim_wrapper.optim_context(self):
             data = self.data_preprocessor(data, True)
         specs = self.sandwich(self._step_index())
+        self.last_sandwich = [str(s) for s in specs]  # for logs, tests
         names = ['intact', 'smallest'] + ['random'] * (len(specs) - 2)
         log_vars, total, target = {}, 0., None
         for i, (name, spec) in enumerate(zip(names, specs)):
