@@ -1,14 +1,18 @@
-"""extract_subnet -> to_mmdet / to_mmseg -> tools/train.py, for every
-backbone family, on real images from registry packages."""
+"""extract_subnet -> to_mmdet / to_mmseg -> MMDetection's and
+MMSegmentation's own tools/train.py and tools/test.py (the copies inside
+the installed packages), for every backbone family, on real images from
+registry packages."""
 import json
+import math
 import os
 import os.path as osp
+import re
 
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from poa_test_helpers.tools import FAMILIES, run
+from poa_test_helpers.tools import FAMILIES, run, stock_tool
 
 pytestmark = pytest.mark.slow  # subprocess runs of the tools
 
@@ -109,10 +113,46 @@ def test_bad_input_is_refused_and_leaves_nothing(poa_checkpoints, repo_root,
     assert not cfg.exists()
 
 
-@pytest.mark.parametrize('family', sorted(FAMILIES))
-def test_detection_end_to_end(family, poa_checkpoints, downstream_data,
-                              repo_root, tmp_path):
-    subnet = extract(repo_root, poa_checkpoints[family], FAMILIES[family][1],
+LOADERS_SERIAL = ['train_dataloader.num_workers=0',
+                  'train_dataloader.persistent_workers=False',
+                  'val_dataloader.num_workers=0',
+                  'val_dataloader.persistent_workers=False',
+                  'test_dataloader.num_workers=0',
+                  'test_dataloader.persistent_workers=False']
+# Each family's smallest sub-network and a middle one.
+SIZES = [(family, size) for family in sorted(FAMILIES)
+         for size in ('min', FAMILIES[family][1])]
+
+
+def stock_train_then_test(package, cfg, work, options, metric, resume):
+    """The framework's own train.py (2 iterations), then its test.py on the
+    checkpoint train.py wrote, then (``resume``) train.py --resume for one
+    more iteration; asserts rc 0, finite losses, the weight check and the
+    metric in both logs."""
+    proc = run([stock_tool(package, 'train.py'), cfg, '--work-dir', work,
+                '--cfg-options', *options])
+    log = proc.stdout + proc.stderr
+    assert 'Backbone weights verified' in log
+    losses = [float(x) for x in re.findall(r' loss: (\S+)', log)]
+    assert losses and all(math.isfinite(x) for x in losses), losses
+    assert metric in log
+    proc = run([stock_tool(package, 'test.py'), cfg,
+                osp.join(work, 'iter_2.pth'), '--work-dir', work,
+                '--cfg-options', *options])
+    assert metric in proc.stdout + proc.stderr
+    if resume:
+        proc = run([stock_tool(package, 'train.py'), cfg, '--work-dir',
+                    work, '--resume', '--cfg-options', *options,
+                    'train_cfg.max_iters=3'])
+        assert 'resumed epoch: 0, iter: 2' in proc.stdout + proc.stderr
+        assert osp.isfile(osp.join(work, 'iter_3.pth'))
+
+
+@pytest.mark.parametrize('family,size', SIZES)
+def test_detection_with_the_stock_tools(family, size, poa_checkpoints,
+                                        downstream_data, repo_root,
+                                        tmp_path):
+    subnet = extract(repo_root, poa_checkpoints[family], size,
                      str(tmp_path / 'subnet.pth'))
     template = 'cascade-mask-rcnn' if family == 'vit' else 'mask-rcnn'
     cfg = str(tmp_path / 'det.py')
@@ -122,21 +162,17 @@ def test_detection_end_to_end(family, poa_checkpoints, downstream_data,
     assert_backbone_loads_extracted(cfg, subnet, 'mmdet')
     # After 2 iterations no class score passes the default 0.05: keep all
     # boxes so that the COCO metrics are computed, not skipped as empty.
-    proc = run(['tools/train.py', cfg, '--work-dir', str(tmp_path / 'w'),
-                '--cfg-options', 'train_dataloader.num_workers=0',
-                'train_dataloader.persistent_workers=False',
-                'val_dataloader.num_workers=0',
-                'val_dataloader.persistent_workers=False',
-                'model.test_cfg.rcnn.score_thr=0.0'], repo_root)
-    log = proc.stdout + proc.stderr
-    assert 'Backbone weights verified' in log
-    assert 'coco/bbox_mAP' in log and 'coco/segm_mAP' in log
+    stock_train_then_test(
+        'mmdet', cfg, str(tmp_path / 'w'),
+        LOADERS_SERIAL + ['model.test_cfg.rcnn.score_thr=0.0'],
+        'coco/segm_mAP', resume=family == 'vit' and size != 'min')
 
 
-@pytest.mark.parametrize('family', sorted(FAMILIES))
-def test_segmentation_end_to_end(family, poa_checkpoints, downstream_data,
-                                 repo_root, tmp_path):
-    subnet = extract(repo_root, poa_checkpoints[family], FAMILIES[family][1],
+@pytest.mark.parametrize('family,size', SIZES)
+def test_segmentation_with_the_stock_tools(family, size, poa_checkpoints,
+                                           downstream_data, repo_root,
+                                           tmp_path):
+    subnet = extract(repo_root, poa_checkpoints[family], size,
                      str(tmp_path / 'subnet.pth'))
     template = 'linear' if family == 'vit' else 'upernet'
     cfg = str(tmp_path / 'seg.py')
@@ -144,13 +180,8 @@ def test_segmentation_end_to_end(family, poa_checkpoints, downstream_data,
          osp.join(downstream_data, 'voc_semantic'), '--out', cfg,
          '--max-iters', '2', '--crop-size', '64'], repo_root)
     assert_backbone_loads_extracted(cfg, subnet, 'mmseg')
-    proc = run(['tools/train.py', cfg, '--work-dir', str(tmp_path / 'w'),
-                '--cfg-options', 'train_dataloader.num_workers=0',
-                'train_dataloader.persistent_workers=False',
-                'val_dataloader.num_workers=0',
-                'val_dataloader.persistent_workers=False'], repo_root)
-    log = proc.stdout + proc.stderr
-    assert 'Backbone weights verified' in log and 'mIoU' in log
+    stock_train_then_test('mmseg', cfg, str(tmp_path / 'w'), LOADERS_SERIAL,
+                          'mIoU', resume=family == 'vit' and size != 'min')
 
 
 def test_extract_by_budget(poa_checkpoints, repo_root, tmp_path):

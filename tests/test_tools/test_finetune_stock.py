@@ -20,6 +20,8 @@ pytestmark = pytest.mark.slow  # subprocess runs of the tools
 
 # ResNet states no input size; 32 px keeps its runs short.
 SIZE_ARGS = {'vit': [], 'swin': [], 'resnet': ['--img-size', '32']}
+SHIPPED_CONFIG = ('configs/finetune/'
+                  'elastic-ft_vit-tiny_1xb64-300i_fashion-mnist.py')
 # A size between the smallest and the intact network.
 MIDDLE = dict({f: spec for f, (_, spec) in FAMILIES.items()}, swin='24x4')
 
@@ -180,3 +182,19 @@ def test_two_ranks_train_the_same_sizes(poa_checkpoints, fashion_mnist,
     assert all(len(s) == 4 for s in sandwiches[0])  # intact, min, 2 drawn
     assert len({tuple(s[2:]) for s in sandwiches[0]}) > 1  # draws vary
     assert (tmp_path / 'w' / 'family_val.json').exists()
+
+
+def test_shipped_config_is_what_the_writer_writes(poa_checkpoints,
+                                                  fashion_mnist, tmp_path):
+    """configs/finetune/ holds the writer's output for the demo's supernet,
+    paths aside."""
+    shipped = Config.fromfile(osp.join(ROOT, SHIPPED_CONFIG)).to_dict()
+    out = str(tmp_path / 'family.py')
+    run(['tools/to_mmpretrain.py', poa_checkpoints['vit'], '--elastic',
+         '--data-root', fashion_mnist, '--out', out, '--max-iters', '300',
+         '--batch-size', '64', '--num-random', '1', '--val-subnets',
+         '64x3', '96x4', '128x5', '160x5', '192x6'])
+    written = json.dumps(Config.fromfile(out).to_dict()).replace(
+        poa_checkpoints['vit'], 'work_dirs/demo/iter_500.pth').replace(
+        fashion_mnist, 'data/fashion_mnist_finetune_quick')
+    assert json.loads(written) == json.loads(json.dumps(shipped))
