@@ -19,11 +19,17 @@ def parse_args(argv=None):
     add_common_args(p)
     p.add_argument('--template', required=True,
                    choices=['mask-rcnn', 'cascade-mask-rcnn'])
-    p.add_argument('--img-scale', type=int, nargs=2, default=(1333, 800),
-                   metavar=('LONG', 'SHORT'))
+    p.add_argument('--img-scale', type=int, nargs='+', default=[1333, 800],
+                   metavar=('LONG', 'SHORT'),
+                   help='resize bound, long and short side (one number: '
+                   'both); default COCO\'s 1333 800')
     p.add_argument('--max-iters', type=int, default=None,
                    help='an iteration-based run instead of the 3x schedule')
     args = p.parse_args(argv)
+    if len(args.img_scale) > 2:
+        p.error(f'--img-scale takes LONG SHORT or one number, got '
+                f'{args.img_scale}')
+    args.img_scale = args.img_scale * (3 - len(args.img_scale))
     check_positive(p, args,
                    ['--batch-size', '--lr', '--max-iters', '--img-scale'])
     return args

@@ -22,10 +22,14 @@ def parse_args(argv=None):
     p.add_argument('--template', required=True, choices=['upernet',
                                                           'linear'])
     p.add_argument('--classes-file', default=None)
-    p.add_argument('--crop-size', type=int, default=512)
+    p.add_argument('--crop-size', type=int, nargs='+', default=[512],
+                   metavar=('H', 'W'),
+                   help='training crop, H W (one number: square)')
     p.add_argument('--max-iters', type=int, default=None,
                    help='instead of the 160k-iteration schedule')
     args = p.parse_args(argv)
+    if len(args.crop_size) > 2:
+        p.error(f'--crop-size takes H W or one number, got {args.crop_size}')
     check_positive(p, args,
                    ['--batch-size', '--lr', '--max-iters', '--crop-size'])
     return args
@@ -39,7 +43,8 @@ def main(argv=None):
     generate_config(
         lambda: mmseg_config(
             args.subnet_checkpoint, args.template, args.data_root,
-            max_iters=args.max_iters, crop_size=args.crop_size,
+            max_iters=args.max_iters,
+            crop_size=args.crop_size * (3 - len(args.crop_size)),
             classes_file=args.classes_file, batch_size=args.batch_size,
             lr=args.lr, layer_decay=args.layer_decay), args.out,
         args.overwrite, [args.subnet_checkpoint, args.classes_file])

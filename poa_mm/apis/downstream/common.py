@@ -1,6 +1,7 @@
 """What the MMDetection and MMSegmentation config writers share: the
 extracted checkpoint, its family's descriptor, the backbone, the optimizer,
 the weight-check hook and writing the file."""
+import logging
 import os.path as osp
 from typing import Optional, Sequence, Tuple
 
@@ -57,6 +58,45 @@ def backbone_cfg(ckpt_path: str, meta: dict, spec: dict,
     if frozen:
         cfg['frozen_stages'] = spec['frozen_stages']
     return cfg
+
+
+# One image's fp32 attention scores in one layer of a global-attention
+# backbone: above the first a run is slow (a warning names the figure),
+# above the second no single GPU holds them (refused).
+ATTENTION_WARN_BYTES = 2 ** 30
+ATTENTION_LIMIT_BYTES = 64 * 2 ** 30
+
+
+def check_attention_scale(backbone: dict, hw: Tuple[int, int],
+                          option: str) -> Optional[str]:
+    """Whether a global-attention backbone (the exported ViT) fits inputs
+    of ``hw`` (height, width): ``ValueError`` in one line where one image's
+    attention scores in one layer exceed :data:`ATTENTION_LIMIT_BYTES`, a
+    one-line warning (logged and returned) above
+    :data:`ATTENTION_WARN_BYTES`, else None. Windowed (Swin) and
+    convolutional backbones always pass."""
+    from mmengine.logging import print_log
+    if backbone.get('type') != 'mmpretrain.VisionTransformer':
+        return None
+    patch = backbone.get('patch_size', 16)
+    heads = backbone['arch'].get('num_heads', 1) if isinstance(
+        backbone.get('arch'), dict) else 1
+    tokens = (hw[0] // patch) * (hw[1] // patch) + 1
+    scores = heads * tokens ** 2 * 4
+    figure = (f'{option} {hw[0]}x{hw[1]} (HxW) gives {tokens} tokens per '
+              f'image at patch {patch}: global attention holds '
+              f'{scores / 2 ** 30:.1f} GiB of fp32 scores per image and '
+              f'layer ({heads} heads)')
+    side = int((4096 ** .5) * patch)  # about 4k tokens
+    if scores > ATTENTION_LIMIT_BYTES:
+        raise ValueError(f'{figure}, more than one GPU holds; choose a '
+                         f'smaller {option} (e.g. {side} for 4k tokens)')
+    if scores <= ATTENTION_WARN_BYTES:
+        return None
+    warning = (f'{figure}; expect slow iterations and large memory (a '
+               f'smaller {option}, e.g. {side}, gives 4k tokens)')
+    print_log(warning, logger='current', level=logging.WARNING)
+    return warning
 
 
 def optimizer_cfg(spec: dict, lr: Optional[float],

@@ -6,8 +6,8 @@ from typing import Optional, Sequence, Tuple
 from mmengine.config import Config
 from mmengine.hub import get_config
 
-from .common import (add_weight_check, backbone_cfg, open_subnet,
-                     optimizer_cfg)
+from .common import (add_weight_check, backbone_cfg, check_attention_scale,
+                     open_subnet, optimizer_cfg)
 
 # MMDetection's own configs, shipped inside the mmdet package.
 DET_TEMPLATES = {
@@ -82,6 +82,10 @@ def mmdet_config(ckpt_path: str, template: str, data_root: str,
     cfg.model.roi_head.mask_head.num_classes = len(classes)
 
     scale = tuple(img_scale)
+    # MMDetection's Resize keeps the ratio: the long side at most
+    # scale[0], the short side at most scale[1]; a landscape image's
+    # (height, width) is at most (short, long).
+    check_attention_scale(backbone, (min(scale), max(scale)), '--img-scale')
     for pipeline in (cfg.train_pipeline, cfg.test_pipeline):
         for t in pipeline:
             if t['type'] == 'Resize':

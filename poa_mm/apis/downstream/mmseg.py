@@ -1,12 +1,13 @@
 """Ready MMSegmentation 1.x configs for extracted sub-networks."""
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 from mmengine.config import Config
 from mmengine.hub import get_config
 
-from .common import (add_weight_check, backbone_cfg, open_subnet,
-                     optimizer_cfg)
+from ..flops import as_hw
+from .common import (add_weight_check, backbone_cfg, check_attention_scale,
+                     open_subnet, optimizer_cfg)
 
 SEG_TEMPLATES = ('upernet', 'linear')
 
@@ -69,7 +70,8 @@ def seg_heads(model, spec: dict, num_classes: int, linear: bool) -> None:
 
 
 def mmseg_config(ckpt_path: str, template: str, data_root: str,
-                 max_iters: Optional[int] = None, crop_size: int = 512,
+                 max_iters: Optional[int] = None,
+                 crop_size: Union[int, Sequence[int]] = 512,
                  classes_file: Optional[str] = None, batch_size: int = 2,
                  lr: Optional[float] = None,
                  layer_decay: Optional[float] = None) -> Config:
@@ -89,7 +91,7 @@ def mmseg_config(ckpt_path: str, template: str, data_root: str,
     cfg = get_config(f'mmseg::{SEG_BASE}')
     for key in SEG_BASE_VARIABLES:
         cfg.pop(key, None)
-    crop = (crop_size, crop_size)
+    crop = as_hw(crop_size)
     model = cfg.model
     model.pop('pretrained', None)
     model.backbone = backbone_cfg(ckpt_path, meta, spec, frozen=linear)
@@ -99,9 +101,11 @@ def mmseg_config(ckpt_path: str, template: str, data_root: str,
     seg_heads(model, spec, num_classes, linear)
     model.data_preprocessor.size = crop
     model.test_cfg = dict(mode='slide', crop_size=crop,
-                          stride=(crop_size * 2 // 3, ) * 2)
+                          stride=tuple(side * 2 // 3 for side in crop))
+    check_attention_scale(model.backbone, crop, '--crop-size')
 
-    scale = (crop_size * 4, crop_size)
+    # MMSegmentation's ADE20K scale (2048, 512) for a 512 crop.
+    scale = (max(crop) * 4, max(crop))
     for loader, batch in ((cfg.train_dataloader, batch_size),
                           (cfg.val_dataloader, 1), (cfg.test_dataloader, 1)):
         loader.update(batch_size=batch, num_workers=2)
