@@ -137,15 +137,19 @@ def build_config(args) -> Config:
         cfg.load_from = args.resume
 
     if args.launcher != 'none' and not torch.cuda.is_available():
-        # CPU processes: DDP without device ids (gloo).
-        wrapper = dict(
-            type='MMDistributedDataParallel',
-            broadcast_buffers=False,
-            find_unused_parameters=cfg.get('find_unused_parameters', False))
-        wrapper.update(cfg.get('model_wrapper_cfg') or {})
-        wrapper['device_ids'] = None
-        cfg.model_wrapper_cfg = wrapper
+        cpu_model_wrapper(cfg)
     return cfg
+
+
+def cpu_model_wrapper(cfg: Config) -> None:
+    """CPU processes: the config's DDP wrapper without device ids (gloo)."""
+    wrapper = dict(
+        type='MMDistributedDataParallel',
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper.update(cfg.get('model_wrapper_cfg') or {})
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
 
 
 def main(argv=None):

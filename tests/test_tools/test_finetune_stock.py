@@ -158,7 +158,8 @@ def test_random_init_backbone_fails_the_stock_run(poa_checkpoints,
 def test_two_ranks_train_the_same_sizes(poa_checkpoints, fashion_mnist,
                                         tmp_path):
     """tools/dist_train.sh with 2 gloo ranks: every step, both ranks run the
-    same sandwich (intact, smallest, the same random draws)."""
+    same sandwich (intact, smallest, the same random draws); then
+    tools/dist_test.sh on the checkpoint."""
     cfg = Config.fromfile(family_config(
         'vit', poa_checkpoints['vit'], fashion_mnist,
         str(tmp_path / 'family.py')))
@@ -181,7 +182,17 @@ def test_two_ranks_train_the_same_sizes(poa_checkpoints, fashion_mnist,
     assert len(sandwiches[0]) == 4 and sandwiches[0] == sandwiches[1]
     assert all(len(s) == 4 for s in sandwiches[0])  # intact, min, 2 drawn
     assert len({tuple(s[2:]) for s in sandwiches[0]}) > 1  # draws vary
-    assert (tmp_path / 'w' / 'family_val.json').exists()
+    # tools/dist_test.sh: MMPretrain's own test.py on 2 ranks, every size
+    # (FamilyTestLoop), the same top-1 as the validation at that iteration.
+    proc = subprocess.run(
+        ['bash', 'tools/dist_test.sh', str(tmp_path / 'family_2ranks.py'),
+         str(tmp_path / 'w' / 'iter_4.pth'), '2', '--work-dir',
+         str(tmp_path / 'w')], cwd=ROOT, env=dict(env, MASTER_PORT='29533'),
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    stages = json.loads((tmp_path / 'w' / 'family_val.json').read_text())
+    assert [h['stage'] for h in stages] == ['val', 'test']
+    assert stages[0]['metrics'] == stages[1]['metrics']
 
 
 def test_shipped_config_is_what_the_writer_writes(poa_checkpoints,
