@@ -209,3 +209,40 @@ def test_shipped_config_is_what_the_writer_writes(poa_checkpoints,
         poa_checkpoints['vit'], 'work_dirs/demo/iter_500.pth').replace(
         fashion_mnist, 'data/fashion_mnist_finetune_quick')
     assert json.loads(written) == json.loads(json.dumps(shipped))
+
+
+def test_bad_input_is_refused_in_one_line_before_any_work(
+        poa_checkpoints, fashion_mnist, tmp_path):
+    out = tmp_path / 'cls.py'
+    poa = poa_checkpoints['vit']
+    subnet = str(tmp_path / 'vit.pth')
+    run(['tools/extract_subnet.py', poa, '--subnet', 'min', '--out', subnet])
+    (tmp_path / 'taken.py').write_text('# keep me\n')
+    family = ['--elastic', '--data-root', fashion_mnist]
+    cases = [
+        ([poa, *family, '--val-subnets', 'huge'], "'huge'"),
+        ([poa, *family, '--subnets', '999x3'], '999x3'),
+        ([poa, *family, '--num-random', '-1'], '--num-random must be >= 0'),
+        ([poa, *family, '--temperature', '0'],
+         '--temperature must be positive'),
+        ([poa, *family, '--save-best', 'nosuch'], "'nosuch'"),
+        ([subnet, *family], 'not a POA training checkpoint'),
+        ([poa, '--data-root', fashion_mnist], 'extract_subnet'),
+        ([subnet, '--data-root', str(tmp_path / 'missing')],
+         'data root not found'),
+        ([subnet, '--data-root', fashion_mnist, '--classes-file',
+          str(tmp_path / 'taken.py')], 'class'),
+    ]
+    for argv, expected in cases:
+        proc = run(['tools/to_mmpretrain.py', *argv, '--out', str(out)],
+                   check=False)
+        last = proc.stderr.strip().splitlines()[-1]
+        assert proc.returncode != 0 and last.startswith(
+            ('error: ', 'to_mmpretrain.py: error: ')), (argv, proc.stderr)
+        assert expected in last, (argv, last)
+        assert not out.exists()
+    proc = run(['tools/to_mmpretrain.py', subnet, '--data-root',
+                fashion_mnist, '--out', str(tmp_path / 'taken.py')],
+               check=False)
+    assert proc.returncode != 0 and 'exists' in proc.stderr
+    assert (tmp_path / 'taken.py').read_text() == '# keep me\n'
