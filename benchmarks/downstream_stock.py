@@ -16,7 +16,7 @@ import sys
 import time
 from statistics import median
 
-from family_vs_separate import ROOT, environment
+from family_vs_separate import ROOT, environment, python_path
 
 # The tiny recipe of each family and the sub-network the docs use.
 FAMILIES = dict(
@@ -37,7 +37,7 @@ def python(args, log=None):
     """Run ``python args``; (rc, output)."""
     proc = subprocess.run([sys.executable, *args], cwd=ROOT,
                           capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=ROOT))
+                          env=dict(os.environ, PYTHONPATH=python_path()))
     out = proc.stdout + proc.stderr
     if log:
         with open(log, 'w') as f:

@@ -24,7 +24,8 @@ import subprocess
 import sys
 import time
 
-from family_vs_separate import ROOT, device_env, environment, train
+from family_vs_separate import (ROOT, device_env, environment, python_path,
+                                train)
 
 from poa_mm.evaluation.device import resolve_device
 
@@ -51,7 +52,7 @@ def tool(script, args, device):
     start = time.time()
     path = script if osp.isabs(script) else osp.join('tools', script)
     subprocess.run([sys.executable, path, *args], cwd=ROOT, check=True,
-                   env=dict(device_env(device), PYTHONPATH=ROOT))
+                   env=dict(device_env(device), PYTHONPATH=python_path()))
     return time.time() - start
 
 
@@ -174,7 +175,10 @@ def main():
     per_class = [f'--{split}-per-class={recipe[f"{split}_per_class"]}'
                  for split in ('train', 'test')
                  if recipe[f'{split}_per_class']]
-    tool('prepare_fashion_mnist.py', ['--out', data, *per_class], device)
+    src = os.environ.get('FASHION_MNIST_SRC')  # a GPU machine's carry
+    tool('prepare_fashion_mnist.py', ['--out', data, *per_class,
+                                      *(['--src', src] if src else [])],
+         device)
     poa_ckpt = args.poa_checkpoint or train(
         osp.join(ROOT, DEMO_CONFIG), osp.join(ROOT, 'work_dirs', 'demo'),
         device, [])

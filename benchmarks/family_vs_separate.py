@@ -58,6 +58,13 @@ custom_hooks = {schedule!r}
     return path
 
 
+def python_path() -> str:
+    """The repository first, then the caller's ``PYTHONPATH`` (a GPU
+    machine's carried packages)."""
+    rest = os.environ.get('PYTHONPATH')
+    return f'{ROOT}:{rest}' if rest else ROOT
+
+
 def device_env(device: str) -> dict:
     """The environment of a training subprocess: the Runner uses CUDA
     whenever it sees it, so ``--device cpu`` hides it."""

@@ -9,9 +9,13 @@
 #   PART=miniature:  benchmarks/family_vs_separate.py --device cuda, reusing
 #                    the demo's POA run when it is there (the two
 #                    architectures trained alone, then all evaluated);
-#   PART=all:        both (over one 10-minute device command: run them as two).
+#   PART=finetune:   benchmarks/elastic_finetune.py --device cuda (every size
+#                    in one run vs each alone vs random init), from the
+#                    demo's POA run when it is there;
+#   PART=all:        all three (over one 10-minute device command: run them
+#                    as separate commands).
 # Writes to RESULTS: gpu_demo.log, demo_knn.json, demo_linear.json,
-# family_vs_separate.json, summary.json.
+# family_vs_separate.json, elastic_finetune.json, summary.json.
 #
 #   bash scripts/gpu_demo.sh [CARRY=.gpu_carry] [RESULTS=${OUT:-work_dirs/gpu_demo}] [PART=all]
 set -uo pipefail
@@ -55,6 +59,20 @@ if [ "$PART" = miniature ] || [ "$PART" = all ]; then
     --work-dir "${FAMILY_VS_SEPARATE_WORK:-work_dirs/family_vs_separate}"
   RC_OF[miniature]=$?
   SECONDS_OF[miniature]=$((SECONDS - start))
+fi
+
+if [ "$PART" = finetune ] || [ "$PART" = all ]; then
+  start=$SECONDS
+  reuse=()
+  [ -f "$WORK/finished" ] && reuse=(--poa-checkpoint "$(cat "$WORK/last_checkpoint")")
+  # FINETUNE_OPTS: the recipe (default --quick: 11 short runs, about 8
+  # minutes on one GPU; leave it empty for the full recipe).
+  # shellcheck disable=SC2086
+  $PY benchmarks/elastic_finetune.py --device "$DEVICE" "${reuse[@]}" \
+    ${FINETUNE_OPTS---quick} --out "$RESULTS/elastic_finetune.json" \
+    --work-dir "${ELASTIC_FINETUNE_WORK:-work_dirs/elastic_finetune_gpu}"
+  RC_OF[finetune]=$?
+  SECONDS_OF[finetune]=$((SECONDS - start))
 fi
 
 summary="{"

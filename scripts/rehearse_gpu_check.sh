@@ -30,11 +30,14 @@ if PYTHONPATH=$SIM/site "$SIM/python" -c 'import mmengine' 2>/dev/null; then
   echo "rehearsal: mmengine is importable without the carried wheels" >&2; exit 1
 fi
 if [ "$WHAT" = demo ]; then
-  rm -rf "$RESULTS" work_dirs/gpu_demo_rehearsal_work work_dirs/family_vs_separate_rehearsal
+  rm -rf "$RESULTS" work_dirs/gpu_demo_rehearsal_work work_dirs/family_vs_separate_rehearsal \
+    work_dirs/elastic_finetune_rehearsal
   PYTHONPATH=$SIM/site PYTHON=$SIM/python GPU_DEMO_WORK=work_dirs/gpu_demo_rehearsal_work \
     DEVICE=cpu TRAIN_OPTS="train_dataloader.dataset.indices=512 train_cfg.max_epochs=1 train_dataloader.num_workers=2" \
     FAMILY_VS_SEPARATE_WORK=work_dirs/family_vs_separate_rehearsal \
-    bash scripts/gpu_demo.sh "$CARRY" "$RESULTS" all
+    ELASTIC_FINETUNE_WORK=work_dirs/elastic_finetune_rehearsal \
+    FINETUNE_OPTS="--quick --iters 3 --family-iters 3" \
+    bash scripts/gpu_demo.sh "$CARRY" "$RESULTS" "${PART:-all}"
   exit
 fi
 rm -rf "$RESULTS" work_dirs/gpu_check_rehearsal_work
