@@ -4,6 +4,7 @@ checkpoints: the exported backbone and the head sliced to its width."""
 import inspect
 from typing import Dict, Tuple
 
+from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
@@ -60,11 +61,13 @@ def load_classifier_checkpoint(path: str, ckpt=None
 
 
 def build_elastic_classifier(meta: dict, state: Dict[str, Tensor]):
-    """The trained ``ElasticImageClassifier`` (eval mode)."""
-    model = MODELS.build(dict(type='ElasticImageClassifier',
-                              backbone=meta['backbone_cfg'],
-                              neck=meta.get('neck_cfg'),
-                              head=meta['head_cfg']))
+    """The trained ``ElasticImageClassifier`` (eval mode), built in
+    MMPretrain's scope whatever the current default scope is."""
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(dict(type='ElasticImageClassifier',
+                                  backbone=meta['backbone_cfg'],
+                                  neck=meta.get('neck_cfg'),
+                                  head=meta['head_cfg']))
     model.load_state_dict(state, strict=True)
     return model.eval()
 
