@@ -36,6 +36,14 @@ def time_it(fn: Callable[[], None], device: torch.device, warmup: int,
     return sorted(times)[len(times) // 2]
 
 
+def stock_tool(package: str, name: str) -> str:
+    """``tools/<name>`` inside an installed OpenMMLab package (its own
+    ``train.py`` / ``test.py``)."""
+    import importlib
+    return osp.join(osp.dirname(importlib.import_module(package).__file__),
+                    '.mim', 'tools', name)
+
+
 def write_json(path: str, payload: dict) -> None:
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with open(path, 'w') as f:

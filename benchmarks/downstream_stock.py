@@ -16,6 +16,7 @@ import sys
 import time
 from statistics import median
 
+from common import stock_tool
 from family_vs_separate import ROOT, environment, python_path
 
 # The tiny recipe of each family and the sub-network the docs use.
@@ -47,12 +48,6 @@ def python(args, log=None):
     return proc.returncode, out
 
 
-def stock(package, name):
-    import importlib
-    return osp.join(osp.dirname(importlib.import_module(package).__file__),
-                    '.mim', 'tools', name)
-
-
 def tiny_poa(family, work, data):
     ckpt = osp.join(work, family, 'iter_2.pth')
     if not osp.exists(ckpt):
@@ -69,7 +64,7 @@ def tiny_poa(family, work, data):
 def measure(package, cfg, work, metric, iters, options):
     """Stock train.py then stock test.py: rc, s/iter, the metric line."""
     start = time.time()
-    rc, out = python([stock(package, 'train.py'), cfg, '--work-dir', work,
+    rc, out = python([stock_tool(package, 'train.py'), cfg, '--work-dir', work,
                       '--cfg-options', *SERIAL, *options],
                      log=osp.join(work + '_train.log'))
     wall = time.time() - start
@@ -79,7 +74,7 @@ def measure(package, cfg, work, metric, iters, options):
                s_per_iter=round(median(times[1:] or times), 3)
                if times else None)
     if rc == 0:
-        rc, out = python([stock(package, 'test.py'), cfg,
+        rc, out = python([stock_tool(package, 'test.py'), cfg,
                           osp.join(work, f'iter_{iters}.pth'), '--work-dir',
                           work, '--cfg-options', *SERIAL, *options],
                          log=osp.join(work + '_test.log'))

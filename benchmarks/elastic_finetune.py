@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 
+from common import stock_tool
 from family_vs_separate import (ROOT, device_env, environment, python_path,
                                 train)
 
@@ -56,12 +57,6 @@ def tool(script, args, device):
     return time.time() - start
 
 
-def stock_train_script() -> str:
-    import mmpretrain
-    return osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools',
-                    'train.py')
-
-
 def final_top1(work: str) -> float:
     """The last ``val/accuracy/top1`` a stock run logged."""
     scalars = sorted(
@@ -90,7 +85,7 @@ def run_separate(name, spec, poa_ckpt, data, work, recipe, device,
           '--overwrite', '--max-iters', str(recipe['iters']),
           '--batch-size', str(recipe['batch_size']), *lr_args(recipe),
           *(['--random-init'] if random_init else [])], device)
-    wall = tool(stock_train_script(), [cfg, '--work-dir',
+    wall = tool(stock_tool('mmpretrain', 'train.py'), [cfg, '--work-dir',
                                        osp.join(out, 'work')], device)
     result = dict(top1=final_top1(osp.join(out, 'work')), wall_s=wall,
                   images=recipe['iters'] * recipe['batch_size'],

@@ -62,10 +62,9 @@ def main(argv=None):
             evaluator, (list, tuple)) else [evaluator, dump])
     if args.launcher != 'none' and not torch.cuda.is_available():
         cpu_model_wrapper(cfg)
-    if args.launcher != 'none' and not torch.cuda.is_available() \
-            and not torch.distributed.is_initialized():
-        dist_cfg = (cfg.get('env_cfg') or {}).get('dist_cfg') or {}
-        init_cpu_distributed(args.launcher, dist_cfg.get('timeout', 300))
+        if not torch.distributed.is_initialized():
+            dist_cfg = (cfg.get('env_cfg') or {}).get('dist_cfg') or {}
+            init_cpu_distributed(args.launcher, dist_cfg.get('timeout', 300))
     Runner.from_cfg(cfg).test()
 
 

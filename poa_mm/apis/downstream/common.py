@@ -1,6 +1,7 @@
-"""What the MMDetection and MMSegmentation config writers share: the
-extracted checkpoint, its family's descriptor, the backbone, the optimizer,
-the weight-check hook and writing the file."""
+"""What the MMPretrain, MMDetection and MMSegmentation config writers
+share: the extracted checkpoint, its family's descriptor, the backbone, the
+input scale check, the optimizer, the weight-check hook and writing the
+file."""
 import logging
 import os.path as osp
 from typing import Optional, Sequence, Tuple

@@ -151,6 +151,15 @@ def base_cls_config() -> Config:
     return cfg
 
 
+def classification_backbone(backbone_cfg: dict, spec: dict) -> dict:
+    """``backbone_cfg`` with its family's ``classification_spec`` applied
+    (output settings, drop path)."""
+    backbone = dict(backbone_cfg, **spec['backbone'])
+    if spec['drop_path_rate'] is not None:
+        backbone['drop_path_rate'] = spec['drop_path_rate']
+    return backbone
+
+
 def scaled_default_lr(spec: dict, lr: Optional[float],
                       batch_size: int) -> Optional[float]:
     """``lr``, or the size class's default scaled to ``batch_size``."""
@@ -193,9 +202,7 @@ def mmpretrain_config(ckpt_path: str, data_root: str,
     dataset, val_split, num_classes = cls_dataset(data_root, train_split,
                                                   val_split, classes_file)
     img_size = img_size or meta['backbone_cfg'].get('img_size', 224)
-    backbone = dict(meta['backbone_cfg'], **spec['backbone'])
-    if spec['drop_path_rate'] is not None:
-        backbone['drop_path_rate'] = spec['drop_path_rate']
+    backbone = classification_backbone(meta['backbone_cfg'], spec)
     if not random_init:
         backbone['init_cfg'] = dict(type='Pretrained', checkpoint=ckpt_path,
                                     prefix='backbone.')
@@ -279,9 +286,7 @@ def elastic_finetune_config(poa_ckpt: str, data_root: str,
     dataset, val_split, num_classes = cls_dataset(data_root, train_split,
                                                   val_split, classes_file)
     img_size = img_size or getattr(supernet, 'img_size', 224)
-    backbone = dict(backbone_cfg, **spec['backbone'])
-    if spec['drop_path_rate'] is not None:
-        backbone['drop_path_rate'] = spec['drop_path_rate']
+    backbone = classification_backbone(backbone_cfg, spec)
     prefix = 'teacher.backbone.' if branch == 'teacher' else 'backbone.'
     backbone['init_cfg'] = dict(type='Pretrained', checkpoint=poa_ckpt,
                                 prefix=prefix)
