@@ -15,7 +15,8 @@ import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from train import cpu_model_wrapper, init_cpu_distributed, read_config
+from poa_mm.apis.training import (cpu_model_wrapper, init_cpu_distributed,
+                                  read_config)
 
 
 def parse_args(argv=None):

@@ -11,7 +11,7 @@ from torch import Tensor
 from ..elastic.vit_convert import vit_state_dict_from_timm
 from ..elastic.vit_reorder import (order_from_importance,
                                    permute_vit_state_dict, vit_importance)
-from ..engine.hooks import supernet_metadata
+from ..engine.run_metadata import run_metadata
 from ..evaluation.knn import DEFAULT_PIPELINE, build_folder_loader
 from .checkpoint import load_checkpoint
 
@@ -151,4 +151,4 @@ def elastify(source: str, fmt: str, config: str,
     return dict(
         state_dict=model.state_dict(),
         meta=meta,
-        poa_mm=supernet_metadata(cfg.model))
+        poa_mm=run_metadata(cfg))

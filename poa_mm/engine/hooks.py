@@ -9,6 +9,7 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
 from ..utils import SettingError, check_keys, check_number
+from .run_metadata import run_metadata
 from .subnet_sampler import SubnetSampler
 
 
@@ -100,35 +101,18 @@ class ElasticSamplingHook(Hook):
         self.sampler, self._replay = None, int(saved['draws'])
 
 
-def supernet_metadata(model_cfg) -> dict:
-    """``checkpoint['poa_mm']``: the model type and the backbone config as
-    plain data, so that tools rebuild the supernet without executing the
-    config text stored in ``meta.cfg``."""
-    def plain(cfg):
-        return cfg.to_dict() if hasattr(cfg, 'to_dict') else dict(cfg)
-
-    meta = dict(model_type=str(model_cfg.get('type')),
-                backbone_cfg=plain(model_cfg['backbone']))
-    if meta['model_type'].split('.')[-1] == 'ElasticImageClassifier':
-        meta.update(head_cfg=plain(model_cfg['head']),
-                    neck_cfg=plain(model_cfg['neck'])
-                    if model_cfg.get('neck') else None)
-        meta['backbone_cfg'].pop('init_cfg', None)
-    return meta
-
-
 @HOOKS.register_module()
 class SupernetMetadataHook(Hook):
-    """Store :func:`supernet_metadata` in every checkpoint
+    """Store :func:`~.run_metadata.run_metadata` in every checkpoint
     (``checkpoint['poa_mm']``), where ``POAScheduleHook`` does not: what
     tools/extract_subnet.py rebuilds an ``ElasticImageClassifier`` from."""
 
     priority = 'LOW'
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        model_cfg = (getattr(runner, 'cfg', None) or {}).get('model')
-        if model_cfg is not None and 'backbone' in model_cfg:
-            checkpoint['poa_mm'] = supernet_metadata(model_cfg)
+        meta = run_metadata(getattr(runner, 'cfg', None))
+        if meta is not None:
+            checkpoint['poa_mm'] = meta
 
 
 def cosine_schedule(base: float, final: float, total_iters: int,
@@ -359,11 +343,9 @@ class POAScheduleHook(Hook):
         hub.update_scalar('train/momentum', v['momentum'])
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        # The backbone config as plain data, so that tools rebuild the
-        # supernet without executing the config text stored in meta.cfg.
-        model_cfg = (getattr(runner, 'cfg', None) or {}).get('model')
-        if model_cfg is not None and 'backbone' in model_cfg:
-            checkpoint['poa_mm'] = supernet_metadata(model_cfg)
+        meta = run_metadata(getattr(runner, 'cfg', None))
+        if meta is not None:
+            checkpoint['poa_mm'] = meta
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None):

@@ -9,6 +9,7 @@ import sys
 import pytest
 import torch
 
+from poa_mm.apis.training import check_fresh_work_dir, lock_work_dir
 from poa_test_helpers.scripts import exit_message, load_script
 
 CONFIG = 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
@@ -65,29 +66,24 @@ def test_downstream_writers_refuse_to_write_over_their_checkpoint(
 
 def test_a_new_run_refuses_a_work_dir_with_another_runs_checkpoints(
         tmp_path):
-    train = load_script('tools/train.py')
     work = tmp_path / 'w'
     work.mkdir()
     (work / 'iter_2.pth').write_bytes(b'x')
-    args = train.parse_args([CONFIG, '--work-dir', str(work)])
-    error = train.check_fresh_work_dir(args, str(work))
+    error = check_fresh_work_dir(str(work))
     assert 'iter_2.pth' in error and '--resume' in error
     assert '--restart' in error
-    for extra in (['--resume'], ['--restart']):
-        args = train.parse_args([CONFIG, '--work-dir', str(work), *extra])
-        assert train.check_fresh_work_dir(args, str(work)) is None
+    assert check_fresh_work_dir(str(work), resume='auto') is None
+    assert check_fresh_work_dir(str(work), restart=True) is None
     empty = tmp_path / 'empty'
     empty.mkdir()
-    args = train.parse_args([CONFIG])
-    assert train.check_fresh_work_dir(args, str(empty)) is None
+    assert check_fresh_work_dir(str(empty)) is None
 
 
 @pytest.mark.slow
 def test_one_writer_per_work_dir_and_no_overwritten_checkpoints(
         repo_root, tmp_path, fashion_mnist):
-    train = load_script('tools/train.py')
     work = tmp_path / 'w'
-    lock = train.lock_work_dir(str(work))  # as a running train.py holds it
+    lock = lock_work_dir(str(work))  # as a running train.py holds it
     env = dict(os.environ, PYTHONPATH=repo_root, OMP_NUM_THREADS='1')
 
     def run(*extra):
@@ -103,7 +99,7 @@ def test_one_writer_per_work_dir_and_no_overwritten_checkpoints(
     assert 'in use by another training run' in proc.stderr
     assert f'pid {os.getpid()}' in proc.stderr
     lock.close()  # the run ended: the lock is free again
-    again = train.lock_work_dir(str(work))
+    again = lock_work_dir(str(work))
     assert not isinstance(again, str)
     again.close()
     (work / 'iter_2.pth').write_bytes(b'earlier run')

@@ -93,10 +93,73 @@ def test_resume_with_another_head_width_is_refused(fashion_mnist, tmp_path,
     message = exit_message([
         micro_config(tmp_path, repo_root, (96, )), '--work-dir', str(work),
         '--resume', '--cfg-options', *micro_options(fashion_mnist, 4)])
-    assert 'other shapes than the config builds' in message
-    assert '(96, 16)' in message and '(64, 16)' in message
+    assert message.startswith('error: --resume: the config differs from '
+                              'the run of')
+    assert 'model.head.num_prototypes (run: [64], config: [96])' in message
+    assert '--resume-weights-only' in message
     assert (work / 'last_checkpoint').read_text().strip().endswith(
         'iter_2.pth')
+
+
+@pytest.mark.parametrize('option, key', [
+    ('model.backbone.arch=tiny', 'model.backbone.arch'),
+    ('model.backbone.type=ElasticSwin', 'model.backbone.type'),
+    ('model.head.num_prototypes=[64,32]', 'model.head.num_prototypes'),
+    ('train_dataloader.dataset.pipeline.1.num_local_crops=2',
+     'crops.0.num_local_crops'),
+    ('train_dataloader.dataset.pipeline.1.global_size=24',
+     'crops.0.global_size'),
+])
+def test_a_changed_recipe_cannot_resume(tmp_path, repo_root, option, key):
+    from mmengine.config import Config
+
+    from poa_mm.apis.training import check_resume_recipe
+    from poa_mm.engine.run_metadata import run_metadata
+    cfg = Config.fromfile(micro_config(tmp_path, repo_root))
+    resumed = dict(path='w/iter_2.pth', poa_mm=run_metadata(cfg))
+    assert check_resume_recipe(cfg, resumed) is None
+    # What a longer or re-tuned schedule changes may differ.
+    cfg.merge_from_dict({'train_cfg.max_iters': 9,
+                         'optim_wrapper.optimizer.lr': 1e-4,
+                         'model.backbone.drop_path_rate': 0.})
+    assert check_resume_recipe(cfg, resumed) is None
+    cfg.merge_from_dict(_option(option))
+    error = check_resume_recipe(cfg, resumed)
+    assert error.startswith('--resume: the config differs from the run of '
+                            f'w/iter_2.pth in {key} (run: '), error
+
+
+def _option(option: str) -> dict:
+    from mmengine.config import DictAction
+    key, value = option.split('=', 1)
+    return {key: DictAction._parse_iterable(value)}
+
+
+def test_resume_weights_only_starts_a_new_run_from_the_weights(
+        fashion_mnist, tmp_path, repo_root):
+    work = tmp_path / 'w'
+    train = load_script('tools/train.py')
+    train.main([micro_config(tmp_path, repo_root), '--work-dir', str(work),
+                '--cfg-options', *micro_options(fashion_mnist)])
+    fewer_crops = 'train_dataloader.dataset.pipeline.1.num_local_crops=2'
+    message = exit_message([
+        micro_config(tmp_path, repo_root), '--work-dir', str(work),
+        '--resume', '--cfg-options', *micro_options(fashion_mnist, 4),
+        fewer_crops])
+    assert 'crops.0.num_local_crops (run: 4, config: 2)' in message
+    new = tmp_path / 'new'
+    train.main([micro_config(tmp_path, repo_root), '--work-dir', str(new),
+                '--resume-weights-only', str(work / 'iter_2.pth'),
+                '--cfg-options', *micro_options(fashion_mnist, 1),
+                fewer_crops])
+    import torch
+    ckpt = torch.load(new / 'iter_1.pth', weights_only=False)
+    assert ckpt['meta']['iter'] == 1  # a new schedule, from iteration 0
+    assert ckpt['poa_mm']['recipe']['crops.0.num_local_crops'] == 2
+    message = exit_message([
+        micro_config(tmp_path, repo_root), '--work-dir', str(new),
+        '--resume', '--resume-weights-only', str(work / 'iter_2.pth')])
+    assert 'give one' in message
 
 
 def _file_size_limit(limit: int):
