@@ -18,7 +18,7 @@ from poa_mm.apis.training import (check_counts, check_fresh_work_dir,
 from poa_mm.apis.checkpoint import UNSAFE_LOAD_ENV, allow_runner_checkpoints
 from poa_mm.apis.config_check import check_cfg_options, check_data_roots
 from poa_mm.datasets import CorruptImageError
-from poa_mm.engine import NonFiniteLossError
+from poa_mm.engine import NonFiniteLossError, protect_loader_workers
 from poa_mm.utils import SettingError, one_line
 
 def parse_args(argv=None):
@@ -129,7 +129,17 @@ def build_config(args) -> Config:
 
     if args.launcher != 'none' and not torch.cuda.is_available():
         cpu_model_wrapper(cfg)
+    add_preemption_hook(cfg)
     return cfg
+
+
+def add_preemption_hook(cfg: Config) -> None:
+    """SIGTERM / SIGUSR1 save a resumable checkpoint and exit 0
+    (``PreemptionHook``), unless the config sets the hook itself."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(str(h.get('type', '')).endswith('PreemptionHook')
+               for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type='mmpretrain.PreemptionHook')]
 
 
 def main(argv=None):
@@ -171,6 +181,7 @@ def main(argv=None):
     error = check_resume_shapes(runner.model, resumed)
     if error:
         sys.exit(f'error: {error}')
+    protect_loader_workers(runner)
     try:
         runner.train()
     except NonFiniteLossError as e:

@@ -188,8 +188,10 @@ def lock_work_dir(work_dir: str):
     """An exclusive lock on ``work_dir/.train.lock`` (the open file; the
     kernel releases it when the process ends, also when it is killed), or
     one line saying that another training process holds it. Only the
-    first process of a distributed run (RANK 0) takes it."""
-    if os.environ.get('RANK', '0') != '0':
+    first process of a distributed run (``RANK``, or under Slurm
+    ``SLURM_PROCID``, 0) takes it."""
+    rank = os.environ.get('RANK', os.environ.get('SLURM_PROCID', '0'))
+    if rank != '0':
         return None
     import fcntl
     os.makedirs(work_dir, exist_ok=True)

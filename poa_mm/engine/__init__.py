@@ -8,6 +8,8 @@ from .family_val_loop import FamilyTestLoop, FamilyValLoop
 from .hooks import (ElasticSamplingHook, POAScheduleHook,
                     SupernetMetadataHook, cosine_schedule, scaled_lr)
 from .model_wrapper import POADistributedDataParallel
+from .preemption import (PreemptionHook, TrainingPreempted,
+                         protect_loader_workers)
 from .optim_constructors import POAOptimWrapperConstructor
 from .optim_wrapper import (BF16AutocastOptimWrapper, NonFiniteLossError,
                             POAOptimWrapper)
@@ -20,5 +22,6 @@ __all__ = [
     'BF16AutocastOptimWrapper', 'NonFiniteLossError', 'POAOptimWrapper',
     'POAOptimWrapperConstructor', 'SubnetSampler',
     'POADistributedDataParallel', 'FamilyKNNHook', 'FamilyValLoop',
-    'FamilyTestLoop', 'SupernetMetadataHook'
+    'FamilyTestLoop', 'SupernetMetadataHook', 'PreemptionHook',
+    'TrainingPreempted', 'protect_loader_workers'
 ]
