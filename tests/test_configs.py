@@ -8,6 +8,7 @@ from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
 import poa_mm  # noqa: F401
+from poa_mm.apis.config_check import check_config_keys
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*', '*.py')))
@@ -19,6 +20,7 @@ def test_config_parses_and_builds(path):
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmpretrain'
     assert 'poa_mm' in cfg.custom_imports['imports']
+    assert check_config_keys(cfg) is None
     init_default_scope(cfg.default_scope)
     if 'fashion-mnist' not in path:
         # paper supernets are large: keep the heads small

@@ -39,7 +39,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     from poa_mm.apis.checkpoint import allow_runner_checkpoints
-    from poa_mm.apis.config_check import check_cfg_options
+    from poa_mm.apis.config_check import check_cfg_options, check_config_keys
     allow_runner_checkpoints()
     try:
         cfg = read_config(args.config)
@@ -52,6 +52,9 @@ def main(argv=None):
         if error:
             sys.exit(f'error: {error}')
         cfg.merge_from_dict(args.cfg_options)
+    error = check_config_keys(cfg)
+    if error:
+        sys.exit(f'error: {error}')
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])

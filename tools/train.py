@@ -16,7 +16,8 @@ from poa_mm.apis.training import (check_counts, check_fresh_work_dir,
                                   init_cpu_distributed, last_checkpoint,
                                   lock_work_dir, read_config, read_resume)
 from poa_mm.apis.checkpoint import UNSAFE_LOAD_ENV, allow_runner_checkpoints
-from poa_mm.apis.config_check import check_cfg_options, check_data_roots
+from poa_mm.apis.config_check import (check_cfg_options, check_config_keys,
+                                      check_data_roots)
 from poa_mm.datasets import CorruptImageError
 from poa_mm.engine import NonFiniteLossError, protect_loader_workers
 from poa_mm.utils import SettingError, one_line
@@ -106,6 +107,9 @@ def build_config(args) -> Config:
     if not cfg.get('model'):
         raise ValueError(f'{args.config} defines no model (an empty or '
                          'partial config?)')
+    error = check_config_keys(cfg)
+    if error:
+        raise ValueError(error)
     check_counts(cfg)
     if args.launcher == 'pytorch' and 'WORLD_SIZE' not in os.environ:
         raise ValueError('--launcher pytorch needs the environment torchrun '

@@ -5,6 +5,7 @@ import importlib
 import inspect
 import os
 import os.path as osp
+import re
 from typing import Iterable, List, Optional
 
 from mmengine.registry import Registry
@@ -31,26 +32,57 @@ def _registries(scope: str) -> List[Registry]:
     return found
 
 
-def _accepted_args(type_, scope: str) -> Optional[Iterable[str]]:
-    """Keyword arguments the class named by ``type_`` takes, or None when
-    it takes any (``**kwargs``) or cannot be found."""
-    cls = type_
-    if isinstance(type_, str):
-        name = type_.split('.')[-1]
-        cls = None
-        for registry in _registries(scope):
-            cls = registry.get(name)
-            if cls is not None:
-                break
+def _forwards_kwargs(init) -> bool:
+    """Whether an ``__init__`` hands its ``**kwargs`` to the base class's."""
+    try:
+        source = inspect.getsource(init)
+    except (OSError, TypeError):
+        return False
+    return re.search(r'super\(\)\.__init__\([^)]*\*\*kwargs', source) \
+        is not None
+
+
+def _signature_args(cls) -> Optional[List[str]]:
+    """Keyword arguments ``cls`` takes, or None for any (``**kwargs``).
+    ``**kwargs`` that an ``__init__`` forwards to its base class's are that
+    class's arguments."""
     if not callable(cls):
         return None
     try:
-        params = inspect.signature(cls).parameters.values()
+        params = list(inspect.signature(cls).parameters.values())
     except (TypeError, ValueError):
         return None
-    if any(p.kind is p.VAR_KEYWORD for p in params):
+    names = [p.name for p in params if p.kind is not p.VAR_KEYWORD]
+    if len(names) == len(params):
+        return names
+    if not isinstance(cls, type) or not _forwards_kwargs(cls.__init__):
         return None
-    return [p.name for p in params]
+    owner = next((c for c in cls.__mro__ if '__init__' in vars(c)), None)
+    base = next((c for c in cls.__mro__[cls.__mro__.index(owner) + 1:]
+                 if '__init__' in vars(c)), None) if owner else None
+    if base is None or base is object:
+        return None
+    more = _signature_args(base)
+    return None if more is None else names + more
+
+
+def _accepted_args(type_, scope: str) -> Optional[Iterable[str]]:
+    """Keyword arguments the class named by ``type_`` takes (of every
+    registered class of that name, those any of them takes), or None when
+    one takes any (``**kwargs``) or none can be found."""
+    if not isinstance(type_, str):
+        return _signature_args(type_)
+    name = type_.split('.')[-1]
+    found = {id(c): c for c in (registry.get(name)
+                                for registry in _registries(scope))
+             if c is not None}
+    accepted = set()
+    for cls in found.values():
+        args = _signature_args(cls)
+        if args is None:
+            return None
+        accepted.update(args)
+    return sorted(accepted) if found else None
 
 
 def _unknown(key: str, where: str, choices: Iterable[str]) -> str:
@@ -100,6 +132,46 @@ def check_cfg_options(cfg, options: dict) -> Optional[str]:
     return None
 
 
+# Keys the builders take out of a typed dict before calling its class:
+# MMEngine's hook priority and optimizer-wrapper constructor, the registry
+# scope, MMEngine's epoch-to-iteration scheduler conversion.
+BUILDER_KEYS = ('type', '_scope_', 'priority', 'constructor', 'paramwise_cfg',
+                'convert_to_iter_based')
+
+
+def check_config_keys(cfg) -> Optional[str]:
+    """Why a typed dict of the config would fail to build or silently
+    ignore a setting (one line naming the key, its dict and the nearest
+    valid name), or None.
+
+    Every dict with a ``type`` is checked against the arguments of the
+    class (or function) it names; classes that take ``**kwargs`` and names
+    no registry knows pass.
+    """
+    scope = cfg.get('default_scope') or 'mmpretrain'
+    todo = [(k, v) for k, v in cfg.to_dict().items()]
+    while todo:
+        where, node = todo.pop(0)
+        if isinstance(node, (list, tuple)):
+            todo += [(f'{where}.{i}', v) for i, v in enumerate(node)]
+            continue
+        if not isinstance(node, dict):
+            continue
+        todo += [(f'{where}.{k}', v) for k, v in node.items()]
+        if 'type' not in node:
+            continue
+        accepted = _accepted_args(node['type'], scope)
+        if accepted is None:
+            continue
+        for key in node:
+            if key not in accepted and key not in BUILDER_KEYS:
+                name = node['type'] if isinstance(node['type'], str) else \
+                    getattr(node['type'], '__name__', node['type'])
+                return (f'{where}: {name} has no setting {key!r}'
+                        + did_you_mean(key, accepted))
+    return None
+
+
 def check_data_roots(cfg) -> Optional[str]:
     """Why the training data cannot be read (one line): a ``data_root``
     (and its ``data_prefix`` folder) of the training dataset that does not
@@ -129,4 +201,4 @@ def check_data_roots(cfg) -> Optional[str]:
     return None
 
 
-__all__ = ['check_cfg_options', 'check_data_roots']
+__all__ = ['check_cfg_options', 'check_config_keys', 'check_data_roots']

@@ -34,7 +34,9 @@ def assert_backbone_loads_extracted(cfg_path, subnet_ckpt, scope):
     """The downstream model's backbone, built from the generated config and
     initialised, holds exactly the extracted weights."""
     import poa_mm  # noqa: F401
+    from poa_mm.apis.config_check import check_config_keys
     cfg = Config.fromfile(cfg_path)
+    assert check_config_keys(cfg) is None  # no false alarm on our configs
     init_default_scope(scope)
     if scope == 'mmdet':
         from mmdet.registry import MODELS

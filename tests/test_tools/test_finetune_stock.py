@@ -50,7 +50,10 @@ def elastic_scores(model, spec, cfg_path):
     """Per image, the elastic classifier's scores at ``spec`` over the test
     loader of ``cfg_path`` (the same images, in the same order)."""
     from mmpretrain.registry import MODELS
+
+    from poa_mm.apis.config_check import check_config_keys
     cfg = Config.fromfile(cfg_path)
+    assert check_config_keys(cfg) is None  # no false alarm on our configs
     init_default_scope('mmpretrain')
     loader = Runner.build_dataloader(dict(cfg.test_dataloader,
                                           num_workers=0))

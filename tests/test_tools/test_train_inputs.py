@@ -162,6 +162,36 @@ def test_resume_weights_only_starts_a_new_run_from_the_weights(
     assert 'give one' in message
 
 
+@pytest.mark.parametrize('setting, expected', [
+    ("model = dict(lambda_intactt=0.5)",
+     "model: POA has no setting 'lambda_intactt'; did you mean "
+     "'lambda_intact'?"),
+    ("model = dict(backbone=dict(drop_path_rat=0.1))",
+     "model.backbone: ElasticViT has no setting 'drop_path_rat'; did you "
+     "mean 'drop_path_rate'?"),
+    ("custom_hooks = [dict(type='ElasticSamplingHook', sed=1)]",
+     "custom_hooks.0: ElasticSamplingHook has no setting 'sed'; did you "
+     "mean 'seed'?"),
+    ("custom_hooks = [dict(type='POAScheduleHook', lr_scalin={})]",
+     "custom_hooks.0: POAScheduleHook has no setting 'lr_scalin'; did you "
+     "mean 'lr_scaling'?"),
+    ("optim_wrapper = dict(max_grad_nrm=1.)",
+     "optim_wrapper: POAOptimWrapper has no setting 'max_grad_nrm'; did you "
+     "mean 'max_grad_norm'?"),
+    ("train_dataloader = dict(sampler=dict(shufle=False))",
+     "train_dataloader.sampler: InfiniteSampler has no setting 'shufle'; "
+     "did you mean 'shuffle'?"),
+])
+def test_a_typo_in_a_config_file_is_refused_with_the_nearest_name(
+        tmp_path, repo_root, setting, expected):
+    config = tmp_path / 'typo.py'
+    config.write_text(f'_base_ = [{micro_config(tmp_path, repo_root)!r}]\n'
+                      f'{setting}\n')
+    message = exit_message([str(config), '--work-dir', str(tmp_path / 'w')])
+    assert message == f'error: {expected}'
+    assert not (tmp_path / 'w').exists()
+
+
 def _file_size_limit(limit: int):
     def apply():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG, not a kill
