@@ -12,6 +12,7 @@ from mmengine.runner import Runner
 
 from poa_mm.apis.training import (check_counts, check_fresh_work_dir,
                                   check_resume_recipe, check_resume_shapes,
+                                  add_run_hooks, apply_amp,
                                   check_same_supernet, cpu_model_wrapper,
                                   init_cpu_distributed, last_checkpoint,
                                   lock_work_dir, read_config, read_resume)
@@ -19,6 +20,7 @@ from poa_mm.apis.checkpoint import UNSAFE_LOAD_ENV, allow_runner_checkpoints
 from poa_mm.apis.config_check import (check_cfg_options, check_config_keys,
                                       check_data_roots)
 from poa_mm.datasets import CorruptImageError
+from poa_mm.datasets.loading import UNREADABLE_LOG_ENV
 from poa_mm.engine import NonFiniteLossError, protect_loader_workers
 from poa_mm.utils import SettingError, one_line
 
@@ -90,20 +92,7 @@ def build_config(args) -> Config:
                                 osp.splitext(osp.basename(args.config))[0])
 
     if args.amp:
-        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if optim_wrapper.split('.')[-1] == 'POAOptimWrapper':
-            # Keeps its per-module clipping; bf16 needs no loss scaler. On
-            # CPU --amp is the explicit choice of bf16 autocast.
-            cfg.optim_wrapper.dtype = 'bfloat16'
-            cfg.optim_wrapper.cpu_autocast = True
-        elif torch.cuda.is_available():
-            if optim_wrapper in ('OptimWrapper', 'mmengine.OptimWrapper'):
-                cfg.optim_wrapper.type = 'AmpOptimWrapper'
-                cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-        else:
-            # AmpOptimWrapper refuses CPU; bf16 autocast works on both.
-            cfg.optim_wrapper.type = 'mmpretrain.BF16AutocastOptimWrapper'
-
+        apply_amp(cfg)
     if not cfg.get('model'):
         raise ValueError(f'{args.config} defines no model (an empty or '
                          'partial config?)')
@@ -133,17 +122,8 @@ def build_config(args) -> Config:
 
     if args.launcher != 'none' and not torch.cuda.is_available():
         cpu_model_wrapper(cfg)
-    add_preemption_hook(cfg)
+    add_run_hooks(cfg)
     return cfg
-
-
-def add_preemption_hook(cfg: Config) -> None:
-    """SIGTERM / SIGUSR1 save a resumable checkpoint and exit 0
-    (``PreemptionHook``), unless the config sets the hook itself."""
-    hooks = list(cfg.get('custom_hooks') or [])
-    if not any(str(h.get('type', '')).endswith('PreemptionHook')
-               for h in hooks):
-        cfg.custom_hooks = hooks + [dict(type='mmpretrain.PreemptionHook')]
 
 
 def main(argv=None):
@@ -174,6 +154,10 @@ def main(argv=None):
     lock = lock_work_dir(cfg.work_dir)  # held until the process ends
     if isinstance(lock, str):
         sys.exit(f'error: {lock}')
+    skipped = osp.join(cfg.work_dir, 'unreadable_images.txt')
+    if args.resume is None and lock is not None and osp.exists(skipped):
+        os.remove(skipped)  # an earlier run's (--restart)
+    os.environ[UNREADABLE_LOG_ENV] = skipped
     if args.launcher != 'none' and not torch.cuda.is_available() \
             and not torch.distributed.is_initialized():
         dist_cfg = (cfg.get('env_cfg') or {}).get('dist_cfg') or {}

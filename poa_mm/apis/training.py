@@ -31,6 +31,36 @@ def read_config(path: str) -> Config:
                          f'{detail[-1] if detail else ""}') from e
 
 
+def apply_amp(cfg: Config) -> None:
+    """``--amp``: mixed precision in the config's optimizer wrapper: fp16
+    AMP on GPU, bf16 autocast on CPU, bf16 autocast everywhere for
+    ``POAOptimWrapper`` (which keeps its per-module clipping)."""
+    optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if optim_wrapper.split('.')[-1] == 'POAOptimWrapper':
+        # Keeps its per-module clipping; bf16 needs no loss scaler. On
+        # CPU --amp is the explicit choice of bf16 autocast.
+        cfg.optim_wrapper.dtype = 'bfloat16'
+        cfg.optim_wrapper.cpu_autocast = True
+    elif torch.cuda.is_available():
+        if optim_wrapper in ('OptimWrapper', 'mmengine.OptimWrapper'):
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    else:
+        # AmpOptimWrapper refuses CPU; bf16 autocast works on both.
+        cfg.optim_wrapper.type = 'mmpretrain.BF16AutocastOptimWrapper'
+
+
+def add_run_hooks(cfg: Config) -> None:
+    """Hooks every run gets unless its config sets them: SIGTERM / SIGUSR1
+    save a resumable checkpoint and exit 0 (``PreemptionHook``); skipped
+    unreadable images are counted (``UnreadableImagesHook``)."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    for name in ('PreemptionHook', 'UnreadableImagesHook'):
+        if not any(str(h.get('type', '')).endswith(name) for h in hooks):
+            hooks.append(dict(type=f'mmpretrain.{name}'))
+    cfg.custom_hooks = hooks
+
+
 def init_cpu_distributed(launcher: str, timeout_s: float = 300) -> None:
     """Initialise gloo ourselves on machines without CUDA, with a
     collective timeout (``env_cfg.dist_cfg.timeout``, seconds; 300 by
@@ -249,7 +279,8 @@ def last_checkpoint(work_dir: str) -> str:
         return f.read().strip()
 
 __all__ = [
-    'read_config', 'init_cpu_distributed', 'cpu_model_wrapper',
+    'apply_amp', 'add_run_hooks', 'read_config', 'init_cpu_distributed',
+    'cpu_model_wrapper',
     'check_counts', 'resume_path', 'read_resume', 'check_resume_recipe',
     'check_resume_shapes', 'check_fresh_work_dir', 'lock_work_dir',
     'check_same_supernet', 'last_checkpoint'

@@ -14,6 +14,7 @@ from .optim_constructors import POAOptimWrapperConstructor
 from .optim_wrapper import (BF16AutocastOptimWrapper, NonFiniteLossError,
                             POAOptimWrapper)
 from .subnet_sampler import SubnetSampler
+from .unreadable_images_hook import UnreadableImagesHook
 
 __all__ = [
     'AtomicCheckpointHook',
@@ -23,5 +24,5 @@ __all__ = [
     'POAOptimWrapperConstructor', 'SubnetSampler',
     'POADistributedDataParallel', 'FamilyKNNHook', 'FamilyValLoop',
     'FamilyTestLoop', 'SupernetMetadataHook', 'PreemptionHook',
-    'TrainingPreempted', 'protect_loader_workers'
+    'TrainingPreempted', 'protect_loader_workers', 'UnreadableImagesHook'
 ]

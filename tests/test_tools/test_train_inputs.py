@@ -2,6 +2,7 @@
 an unreadable image (named, or skipped on request), a resume with another
 head width, a checkpoint that does not fit on the disk, typos under untyped
 settings and values of the wrong type. One line each, nothing lost."""
+import glob
 import os
 import resource
 import shutil
@@ -10,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from poa_test_helpers.scripts import load_script, one_line_error
 
@@ -61,19 +63,37 @@ def test_an_unreadable_image_is_named_or_skipped(small_folder, tmp_path,
                                                  repo_root):
     root, bad = small_folder
     config = micro_config(tmp_path, repo_root)
-    # In a DataLoader worker, as in real runs (the error arrives wrapped).
-    message = exit_message([config, '--work-dir', str(tmp_path / 'a'),
-                            '--cfg-options', *micro_options(root, workers=1)])
+    # Strict on request, in a DataLoader worker as in real runs (the error
+    # arrives wrapped).
+    message = exit_message([
+        config, '--work-dir', str(tmp_path / 'a'), '--cfg-options',
+        *micro_options(root, workers=1),
+        'train_dataloader.dataset.pipeline.0.skip_corrupt=False'])
     assert f'cannot read image {bad}' in message and 'skip_corrupt' in message
+    # The shipped configs skip, list and count.
     work = tmp_path / 'b'
     load_script('tools/train.py').main([
         config, '--work-dir', str(work), '--cfg-options',
-        *micro_options(root),
-        'train_dataloader.dataset.pipeline.0.skip_corrupt=True'])
-    assert (work / 'iter_2.pth').exists()
+        *micro_options(root, max_iters=4)])
+    assert (work / 'unreadable_images.txt').read_text() == f'{bad}\n'
+    ckpt = torch.load(work / 'iter_4.pth', weights_only=False)
+    assert ckpt['poa_mm']['unreadable_images'] == 1
+    (log, ) = glob.glob(str(work / '*' / '*.log'))
+    assert '1 unreadable training image(s) skipped so far' in open(log).read()
+    # Past max_unreadable (and 10 files) the run stops in one line.
+    broken = root / 'train' / 'Coat'
+    for i in range(12):
+        (broken / f'broken_{i}.png').write_bytes(b'')
+    message = exit_message([
+        config, '--work-dir', str(tmp_path / 'c'), '--cfg-options',
+        *micro_options(root, max_iters=20)])
+    assert message.startswith('error: ') and message.endswith(
+        'list them with tools/check_images.py FOLDER and remove them')
+    assert 'images this loader read are unreadable (more than ' \
+        'max_unreadable=0.001)' in message
     # A k-NN bank is never silently shortened (read in a worker too).
     proc = subprocess.run(
-        [sys.executable, 'tools/knn_eval.py', config, str(work / 'iter_2.pth'),
+        [sys.executable, 'tools/knn_eval.py', config, str(work / 'iter_4.pth'),
          '--subnets', 'max', '--ks', '2', '--num-workers', '1',
          '--train-dir', str(root / 'train'), '--val-dir',
          str(root / 'test'), '--out-dir', str(tmp_path / 'knn'),
@@ -152,7 +172,6 @@ def test_resume_weights_only_starts_a_new_run_from_the_weights(
                 '--resume-weights-only', str(work / 'iter_2.pth'),
                 '--cfg-options', *micro_options(fashion_mnist, 1),
                 fewer_crops])
-    import torch
     ckpt = torch.load(new / 'iter_1.pth', weights_only=False)
     assert ckpt['meta']['iter'] == 1  # a new schedule, from iteration 0
     assert ckpt['poa_mm']['recipe']['crops.0.num_local_crops'] == 2
