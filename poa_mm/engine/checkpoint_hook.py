@@ -10,21 +10,37 @@ from mmengine.logging import print_log
 from mmpretrain.registry import HOOKS
 
 from ..fileio import PARTIAL_PREFIX, write_atomic
+from ..utils import SettingError
+
+SAVE_ERROR_POLICIES = ('stop', 'continue')
 
 
 class CheckpointWriteError(OSError):
     """A checkpoint that could not be written (a full disk, a file size
     limit, a read-only folder); the earlier checkpoints are intact."""
 
-    def __init__(self, path: str, cause: Exception):
+    def __init__(self, path: str, cause: Exception, needed: int = 0):
         reason = getattr(cause, 'strerror', None) or \
             str(cause).strip().splitlines()[-1]
         try:
             free = shutil.disk_usage(osp.dirname(path)).free
-            reason += f'; {free / 2**20:.0f} MiB free on its disk'
+            need = f'needs about {needed / 2**20:.0f} MiB, ' if needed else ''
+            reason += f'; {need}{free / 2**20:.0f} MiB free on its disk'
         except OSError:
             pass
         super().__init__(f'could not write the checkpoint {path} ({reason})')
+
+
+def _size_needed(folder: str, partial: str) -> int:
+    """What a checkpoint takes on disk: the newest one in ``folder``, else
+    at least what the failed save had written (``partial``)."""
+    sizes = [osp.getsize(partial)] if osp.exists(partial) else []
+    done = [osp.join(folder, f) for f in os.listdir(folder)
+            if f.endswith('.pth') and not f.startswith(PARTIAL_PREFIX)
+            ] if osp.isdir(folder) else []
+    if done:
+        sizes.append(osp.getsize(max(done, key=osp.getmtime)))
+    return max(sizes, default=0)
 
 
 @contextmanager
@@ -39,13 +55,19 @@ def atomic_runner_saves(runner):
         if '://' in str(out_dir) or not is_main_process():
             return save(out_dir, filename, *args, **kwargs)
         path = osp.join(out_dir, filename)
+        needed = [0]
+
+        def write(tmp):
+            try:
+                save(out_dir, osp.basename(tmp), *args, **kwargs)
+            except BaseException:
+                needed[0] = _size_needed(out_dir, tmp)
+                raise
+
         try:
-            write_atomic(
-                path,
-                lambda tmp: save(out_dir, osp.basename(tmp), *args, **kwargs),
-                overwrite=True)
+            write_atomic(path, write, overwrite=True)
         except (OSError, RuntimeError) as e:  # torch's writer: RuntimeError
-            raise CheckpointWriteError(path, e) from e
+            raise CheckpointWriteError(path, e, needed[0]) from e
 
     runner.save_checkpoint = atomic_save
     try:
@@ -72,8 +94,24 @@ class AtomicCheckpointHook(CheckpointHook):
       (``.partial-*``) are removed when training starts: one work dir has
       one writer at a time (``tools/train.py`` locks it).
 
-    Same arguments as :class:`mmengine.hooks.CheckpointHook`.
+    - A save that fails (a full disk: the line names the path, the size
+      needed and the space free) stops the run with the earlier checkpoints
+      intact, or with ``on_save_error='continue'`` logs that line and
+      trains on, saving again at the next interval.
+
+    Args:
+        on_save_error (str): ``'stop'`` or ``'continue'``. Defaults to
+            ``'stop'``.
+        **kwargs: :class:`mmengine.hooks.CheckpointHook`'s arguments.
     """
+
+    def __init__(self, on_save_error: str = 'stop', **kwargs):
+        if on_save_error not in SAVE_ERROR_POLICIES:
+            raise SettingError(
+                'AtomicCheckpointHook: on_save_error must be one of '
+                f'{SAVE_ERROR_POLICIES}, got {on_save_error!r}')
+        super().__init__(**kwargs)
+        self.on_save_error = on_save_error
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
@@ -102,6 +140,20 @@ class AtomicCheckpointHook(CheckpointHook):
         try:
             with atomic_runner_saves(runner):
                 super()._save_checkpoint_with_step(runner, step, meta)
+        except CheckpointWriteError as e:
+            if self.on_save_error == 'stop':
+                raise
+            if keep > 0 and self.keep_ckpt_ids and \
+                    self.keep_ckpt_ids[-1] == step:
+                self.keep_ckpt_ids.pop()
+                if expired is not None:
+                    self.keep_ckpt_ids.appendleft(expired)
+                runner.message_hub.update_info('keep_ckpt_ids',
+                                               list(self.keep_ckpt_ids))
+            print_log(f'{e}; training goes on without it '
+                      "(on_save_error='continue')", logger='current',
+                      level=40)
+            return
         finally:
             self.max_keep_ckpts = keep
         if expired is not None and is_main_process():

@@ -237,6 +237,78 @@ def test_a_checkpoint_that_does_not_fit_ends_in_one_line(
     assert not [f for f in os.listdir(work) if f.endswith('.pth')]
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 32 MiB tmpfs (a real full disk), or None where mounting is not
+    allowed."""
+    mount = tmp_path / 'disk'
+    mount.mkdir()
+    proc = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=32m', 'tmpfs',
+                           str(mount)], capture_output=True)
+    yield mount if proc.returncode == 0 else None
+    if proc.returncode == 0:
+        subprocess.run(['umount', str(mount)], check=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('policy', ['stop', 'continue'])
+def test_a_full_disk_stops_in_one_line_or_training_goes_on(
+        fashion_mnist, tmp_path, repo_root, small_disk, policy,
+        monkeypatch):
+    import errno
+    config = micro_config(tmp_path, repo_root)
+    options = [*micro_options(fashion_mnist, max_iters=4),
+               'default_hooks.checkpoint.interval=1',
+               f'default_hooks.checkpoint.on_save_error={policy}']
+    if small_disk is not None:  # checkpoints of about 13 MiB: 2 fit
+        work = small_disk / 'w'
+        proc = subprocess.run(
+            [sys.executable, 'tools/train.py', config, '--work-dir',
+             str(work), '--cfg-options', *options], cwd=repo_root,
+            capture_output=True, text=True, timeout=300,
+            env=dict(os.environ, PYTHONPATH=repo_root, OMP_NUM_THREADS='1'))
+        code, err = proc.returncode, proc.stdout + proc.stderr
+    else:  # the real save path, with the disk full from the third save on
+        from mmengine.fileio.backends.local_backend import LocalBackend
+        work = tmp_path / 'w'
+        put, calls = LocalBackend.put, []
+
+        def full_disk(backend, obj, filepath):
+            calls.append(filepath)
+            if len(calls) > 2:
+                with open(filepath, 'wb') as out:
+                    out.write(obj[:len(obj) // 2])
+                raise OSError(errno.ENOSPC, 'No space left on device')
+            return put(backend, obj, filepath)
+
+        monkeypatch.setattr(LocalBackend, 'put', full_disk)
+        code, err = 0, ''
+        try:
+            load_script('tools/train.py').main([
+                config, '--work-dir', str(work), '--cfg-options', *options])
+        except SystemExit as e:
+            code, err = 1, str(e.code)
+    saved = sorted(f for f in os.listdir(work) if f.endswith('.pth'))
+    assert len(saved) >= 1 and not [f for f in os.listdir(work)
+                                    if f.startswith('.partial-')]
+    last = (work / 'last_checkpoint').read_text().strip()
+    assert last.endswith(saved[-1]) and torch.load(last, weights_only=False)
+    if policy == 'stop':
+        assert code == 1 and 'Traceback' not in err, err[-2000:]
+        line = err.strip().splitlines()[-1]
+        assert line.startswith('error: No space left on device') or \
+            line.startswith('error: could not write the checkpoint'), line
+        assert 'MiB free on its disk' in line and 'needs about' in line
+        if small_disk is not None:
+            need = os.path.getsize(last) / 2**20
+            assert f'needs about {need:.0f} MiB' in line
+        assert line.endswith(f'Last good checkpoint: {last}')
+    else:
+        assert code == 0, err[-2000:]
+        assert "training goes on without it (on_save_error='continue')" \
+            in err or small_disk is None
+
+
 @pytest.mark.parametrize('option, expected', [
     ('custom_hooks.0.lr_scaling.bse_lr=1', "did you mean 'base_lr'?"),
     ('optim_wrapper.paramwise_cfg.layer_decay=0.5',
