@@ -1,4 +1,12 @@
+import re
+
 from setuptools import find_packages, setup
+
+
+def read_version(path='poa_mm/version.py'):
+    """The one version, written in poa_mm/version.py."""
+    with open(path) as f:
+        return re.search(r"__version__ = '([^']+)'", f.read()).group(1)
 
 
 def read_requirements(path):
@@ -8,7 +16,7 @@ def read_requirements(path):
 
 setup(
     name='poa-mm',
-    version='0.1.0',
+    version=read_version(),
     description='POA (Pre-training Once for Models of All Sizes) for '
     'MMPretrain, MMDetection and MMSegmentation',
     packages=find_packages(include=['poa_mm', 'poa_mm.*']),

@@ -35,9 +35,15 @@ def write_atomic(out: str, write: Callable[[str], None],
         raise FileExistsError(f'{out} exists; pass --overwrite to replace '
                               'it')
     folder = osp.dirname(osp.abspath(out))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=PARTIAL_PREFIX,
-                               suffix=osp.splitext(out)[1], dir=folder)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, out) from None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=PARTIAL_PREFIX,
+                                   suffix=osp.splitext(out)[1], dir=folder)
+    except OSError as e:  # a read-only or full disk: name the output
+        raise OSError(e.errno, e.strerror, out) from None
     os.close(fd)
     try:
         write(tmp)

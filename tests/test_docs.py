@@ -52,3 +52,13 @@ def test_every_documented_option_exists():
         missing += [f'{script} {o}' for o in sorted(options)
                     if o not in proc.stdout]
     assert not missing, f'documented but not accepted: {missing}'
+
+
+def test_one_version_in_setup_and_the_changelog():
+    import poa_mm
+    setup = subprocess.run([sys.executable, 'setup.py', '--version'],
+                           cwd=ROOT, capture_output=True, text=True)
+    assert setup.stdout.strip().splitlines()[-1] == poa_mm.__version__
+    changelog = open(osp.join(ROOT, 'CHANGELOG.md')).read()
+    first = re.search(r'^## (\S+)', changelog, re.M).group(1)
+    assert first == poa_mm.__version__

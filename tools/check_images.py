@@ -15,6 +15,7 @@ import os
 import sys
 
 from poa_mm.apis.image_check import unreadable_images
+from poa_mm.cli.errors import one_line_errors
 from poa_mm.fileio import write_atomic
 
 
@@ -32,6 +33,7 @@ def parse_args(argv=None):
     return args
 
 
+@one_line_errors
 def main(argv=None):
     args = parse_args(argv)
     try:

@@ -16,8 +16,10 @@ it.
 import argparse
 import sys
 
+from poa_mm.cli.errors import one_line_errors
 
 
+@one_line_errors
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
@@ -42,8 +44,8 @@ def main(argv=None):
     if not args.no_reorder and not args.data:
         sys.exit('error: give --data DIR (images to score importance on) '
                  'or --no-reorder')
-    from poa_mm.evaluation.device import resolve_device
     from poa_mm.apis.elastify import elastify
+    from poa_mm.evaluation.device import resolve_device
     from poa_mm.fileio import check_not_an_input, save_atomic
     try:
         check_not_an_input(args.out, [args.source])

@@ -10,11 +10,12 @@ to 1e-4 relative. Outputs: the backbone's feature tuple (out0, out1, ...).
 import argparse
 import sys
 
-
+from poa_mm.cli.errors import one_line_errors
 
 MAX_SIZE = 8192  # px: far above any backbone's input, far below a crash
 
 
+@one_line_errors
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
@@ -31,8 +32,8 @@ def main(argv=None):
                 f'{args.input_size}')
     if not 9 <= args.opset <= 23:
         p.error(f'--opset must be in [9, 23], got {args.opset}')
-    from poa_mm.fileio import check_not_an_input
     from poa_mm.apis.onnx_export import export_onnx
+    from poa_mm.fileio import check_not_an_input
     try:
         check_not_an_input(args.out, [args.checkpoint])
         report = export_onnx(args.checkpoint, args.out, args.input_size,

@@ -20,6 +20,7 @@ import argparse
 import os.path as osp
 import sys
 
+from poa_mm.cli.errors import one_line_errors
 
 
 def parse_args(argv=None):
@@ -103,8 +104,10 @@ def choose(args, loaded) -> str:
 def save_classifier(args, raw, inputs) -> None:
     """One size of an ElasticImageClassifier checkpoint as a stock
     ImageClassifier checkpoint (backbone and sliced head)."""
-    from poa_mm.apis.extract_classifier import (extract_classifier,
-                                                load_classifier_checkpoint)
+    from poa_mm.apis.extract_classifier import (
+        extract_classifier,
+        load_classifier_checkpoint,
+    )
     from poa_mm.elastic.base import count_params
     from poa_mm.fileio import save_atomic
     if not args.subnet or args.format != 'mmpretrain':
@@ -122,15 +125,20 @@ def save_classifier(args, raw, inputs) -> None:
           'config)')
 
 
+@one_line_errors
 def main(argv=None):
     args = parse_args(argv)
     from poa_mm.apis.checkpoint import load_checkpoint
-    from poa_mm.apis.extract import (extract_subnet, extract_timm,
-                                     load_poa_checkpoint, save_timm,
-                                     timm_meta_path)
+    from poa_mm.apis.extract import (
+        extract_subnet,
+        extract_timm,
+        load_poa_checkpoint,
+        save_timm,
+        timm_meta_path,
+    )
     from poa_mm.apis.extract_classifier import is_classifier_checkpoint
-    from poa_mm.fileio import check_not_an_input, save_atomic
     from poa_mm.elastic.base import count_params
+    from poa_mm.fileio import check_not_an_input, save_atomic
     inputs = [args.checkpoint, getattr(args, 'accuracy', None)]
     try:
         for out in [args.out] + ([timm_meta_path(args.out)]

@@ -15,11 +15,15 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmengine.runner.utils import set_random_seed
 
+from poa_mm.cli.errors import one_line_errors
 
 
 def parse_args(argv=None):
-    from poa_mm.cli.eval_args import (add_eval_args, add_probe_args,
-                                      check_probe_args)
+    from poa_mm.cli.eval_args import (
+        add_eval_args,
+        add_probe_args,
+        check_probe_args,
+    )
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     add_eval_args(p)
@@ -44,6 +48,7 @@ def parse_args(argv=None):
     return args
 
 
+@one_line_errors
 def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
@@ -53,12 +58,15 @@ def main(argv=None):
     device, dtype = device_and_dtype(args)
     cfg = Config.fromfile(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    from poa_mm.apis.evaluation import (
+        format_table,
+        labelled_loaders,
+        load_poa_model,
+        write_rows,
+    )
     from poa_mm.cli.eval_args import out_dir, run_linear_probe
-
     from poa_mm.evaluation import evaluate_subnets
     from poa_mm.evaluation.knn import check_ks
-    from poa_mm.apis.evaluation import (format_table, labelled_loaders,
-                                        load_poa_model, write_rows)
     loaders = labelled_loaders(cfg, args.train_dir, args.val_dir,
                                args.batch_size, args.num_workers)
 

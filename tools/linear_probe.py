@@ -12,11 +12,15 @@ linear.csv / linear.json (next to the checkpoint by default).
 import argparse
 import sys
 
+from poa_mm.cli.errors import one_line_errors
 
 
 def parse_args(argv=None):
-    from poa_mm.cli.eval_args import (add_eval_args, add_probe_args,
-                                      check_probe_args)
+    from poa_mm.cli.eval_args import (
+        add_eval_args,
+        add_probe_args,
+        check_probe_args,
+    )
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     add_eval_args(p)
@@ -26,16 +30,20 @@ def parse_args(argv=None):
     return args
 
 
+@one_line_errors
 def main(argv=None):
     args = parse_args(argv)
-    from poa_mm.cli.eval_args import (check_out_dir, device_and_dtype,
-                                      run_linear_probe)
     from mmengine.config import Config
     from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
     from mmengine.runner.utils import set_random_seed
 
     from poa_mm.apis.evaluation import labelled_loaders, load_poa_model
+    from poa_mm.cli.eval_args import (
+        check_out_dir,
+        device_and_dtype,
+        run_linear_probe,
+    )
     check_out_dir(args)
     device, dtype = device_and_dtype(args)
     cfg = Config.fromfile(args.config)

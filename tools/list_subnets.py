@@ -20,11 +20,17 @@ import json
 import os.path as osp
 
 import torch
-from mmengine.config import Config
 
 from poa_mm.apis.evaluation import format_table, write_rows
-from poa_mm.apis.family import plot_pareto, preset_names, subnet_family
+from poa_mm.apis.family import (
+    build_meta_backbone,
+    plot_pareto,
+    preset_names,
+    subnet_family,
+)
 from poa_mm.apis.latency import family_latency
+from poa_mm.apis.training import read_config
+from poa_mm.cli.errors import one_line_errors
 from poa_mm.evaluation.device import resolve_device
 
 
@@ -86,12 +92,15 @@ def report_latency(timing: dict, out_dir: str) -> None:
            if timing['unstable'] else ''))
 
 
+@one_line_errors
 def main(argv=None):
     p, args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config)
     knn = read_knn(p, args.knn) if args.knn else None
     size = args.input_size and (args.input_size * 2)[:2]
     backbone_cfg = cfg.model.backbone.to_dict()
+    with torch.device('meta'):  # an elastic supernet, or one line
+        build_meta_backbone(backbone_cfg)
     try:
         rows = subnet_family(backbone_cfg, knn, size)
     except ValueError as e:

@@ -11,6 +11,8 @@ import glob
 import os.path as osp
 import sys
 
+from poa_mm.cli.errors import one_line_errors
+
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 OUT = osp.join(ROOT, 'configs', 'poa', 'README.md')
 HEADER = """# POA configs: the model zoo
@@ -30,6 +32,7 @@ def preset_rows(config: str) -> list:
     """One row per preset of the config's supernet."""
     import torch
     from mmengine.config import Config
+
     from poa_mm.apis.family import build_meta_backbone
     from poa_mm.elastic.base import count_params
     cfg = Config.fromfile(config)
@@ -67,6 +70,7 @@ def table() -> str:
                               for row in preset_rows(c)) + '\n'
 
 
+@one_line_errors
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)

@@ -30,6 +30,8 @@ import zipfile
 import numpy as np
 from PIL import Image
 
+from poa_mm.cli.errors import one_line_errors
+
 LABELME = 'labelme==6.3.1'
 DEEPFOREST = 'deepforest==2.1.0'
 LABELME_EXAMPLES = 'labelme-6.3.1/examples'
@@ -175,6 +177,7 @@ def voc_semantic(sdist: str, out: str) -> None:
     _atomic_dir(out, build)
 
 
+@one_line_errors
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)

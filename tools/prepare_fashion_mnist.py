@@ -19,6 +19,8 @@ import tempfile
 import numpy as np
 from PIL import Image
 
+from poa_mm.cli.errors import one_line_errors
+
 DEFAULT_SRC = os.environ.get('FASHION_MNIST_SRC',
                              '/usr/share/datasets/fashion-mnist')
 CLASSES = ('T-shirt_top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal',
@@ -85,6 +87,7 @@ def prepare(src: str, out: str, per_class: dict) -> dict:
     return meta
 
 
+@one_line_errors
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--src', default=DEFAULT_SRC,

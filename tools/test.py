@@ -15,8 +15,13 @@ import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from poa_mm.apis.training import (cpu_model_wrapper, init_cpu_distributed,
-                                  read_config)
+from poa_mm.apis.training import (
+    check_weights_fit,
+    cpu_model_wrapper,
+    init_cpu_distributed,
+    read_config,
+)
+from poa_mm.cli.errors import one_line_errors
 
 
 def parse_args(argv=None):
@@ -36,6 +41,7 @@ def parse_args(argv=None):
     return args
 
 
+@one_line_errors
 def main(argv=None):
     args = parse_args(argv)
     from poa_mm.apis.checkpoint import allow_runner_checkpoints
@@ -69,7 +75,12 @@ def main(argv=None):
         if not torch.distributed.is_initialized():
             dist_cfg = (cfg.get('env_cfg') or {}).get('dist_cfg') or {}
             init_cpu_distributed(args.launcher, dist_cfg.get('timeout', 300))
-    Runner.from_cfg(cfg).test()
+    runner = Runner.from_cfg(cfg)
+    error = check_weights_fit(runner.model, args.checkpoint, prefix='',
+                              option='test')
+    if error:
+        sys.exit(f'error: {error}')
+    runner.test()
 
 
 if __name__ == '__main__':

@@ -21,6 +21,8 @@ DATA_ROOT/val/<class>/... (else test/); a classes.txt in DATA_ROOT (or
 """
 import argparse
 
+from poa_mm.cli.errors import one_line_errors
+
 
 def parse_args(argv=None):
     from poa_mm.cli.downstream_args import add_common_args, check_positive
@@ -71,10 +73,13 @@ def parse_args(argv=None):
     return args
 
 
+@one_line_errors
 def main(argv=None):
     args = parse_args(argv)
-    from poa_mm.apis.downstream import (elastic_finetune_config,
-                                        mmpretrain_config)
+    from poa_mm.apis.downstream import (
+        elastic_finetune_config,
+        mmpretrain_config,
+    )
     from poa_mm.cli.downstream_args import generate_config
     common = dict(max_epochs=args.max_epochs, max_iters=args.max_iters,
                   batch_size=args.batch_size, lr=args.lr,

@@ -12,6 +12,7 @@ generic folder dataset with those classes (label = line index).
 """
 import argparse
 
+from poa_mm.cli.errors import one_line_errors
 
 
 def parse_args(argv=None):
@@ -35,11 +36,11 @@ def parse_args(argv=None):
     return args
 
 
+@one_line_errors
 def main(argv=None):
     args = parse_args(argv)
-    from poa_mm.cli.downstream_args import generate_config
-
     from poa_mm.apis.downstream import mmseg_config
+    from poa_mm.cli.downstream_args import generate_config
     generate_config(
         lambda: mmseg_config(
             args.subnet_checkpoint, args.template, args.data_root,

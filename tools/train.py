@@ -10,19 +10,35 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from poa_mm.apis.training import (check_counts, check_fresh_work_dir,
-                                  check_resume_recipe, check_resume_shapes,
-                                  add_run_hooks, apply_amp,
-                                  check_same_supernet, cpu_model_wrapper,
-                                  init_cpu_distributed, last_checkpoint,
-                                  lock_work_dir, read_config, read_resume)
 from poa_mm.apis.checkpoint import UNSAFE_LOAD_ENV, allow_runner_checkpoints
-from poa_mm.apis.config_check import (check_cfg_options, check_config_keys,
-                                      check_data_roots)
+from poa_mm.apis.config_check import (
+    check_cfg_options,
+    check_config_keys,
+    check_data_roots,
+)
+from poa_mm.apis.training import (
+    add_run_hooks,
+    apply_amp,
+    apply_resume,
+    check_counts,
+    check_fresh_work_dir,
+    check_resume_recipe,
+    check_resume_shapes,
+    check_same_supernet,
+    check_weights_fit,
+    cpu_model_wrapper,
+    init_cpu_distributed,
+    last_checkpoint,
+    lock_work_dir,
+    read_config,
+    read_resume,
+)
+from poa_mm.cli.errors import one_line_errors
 from poa_mm.datasets import CorruptImageError
 from poa_mm.datasets.loading import UNREADABLE_LOG_ENV
 from poa_mm.engine import NonFiniteLossError, protect_loader_workers
 from poa_mm.utils import SettingError, one_line
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a model')
@@ -104,21 +120,7 @@ def build_config(args) -> Config:
         raise ValueError('--launcher pytorch needs the environment torchrun '
                          'sets (RANK, WORLD_SIZE, MASTER_ADDR): start with '
                          'tools/dist_train.sh CONFIG N')
-    if args.resume is not None and args.resume_weights_only:
-        raise ValueError('--resume continues a run, --resume-weights-only '
-                         'starts a new one from its weights: give one')
-    if args.resume_weights_only:
-        if not osp.isfile(args.resume_weights_only):
-            raise ValueError('--resume-weights-only: checkpoint not found: '
-                             f'{args.resume_weights_only}')
-        cfg.resume = False
-        cfg.load_from = args.resume_weights_only
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
+    apply_resume(cfg, args.resume, args.resume_weights_only, args.restart)
 
     if args.launcher != 'none' and not torch.cuda.is_available():
         cpu_model_wrapper(cfg)
@@ -126,6 +128,7 @@ def build_config(args) -> Config:
     return cfg
 
 
+@one_line_errors
 def main(argv=None):
     args = parse_args(argv)
     if args.unsafe_load:
@@ -151,7 +154,11 @@ def main(argv=None):
             cfg, resumed) or check_data_roots(cfg)
     if error:
         sys.exit(f'error: {error}')
-    lock = lock_work_dir(cfg.work_dir)  # held until the process ends
+    try:
+        lock = lock_work_dir(cfg.work_dir)  # held until the process ends
+    except OSError as e:  # read-only, a file of that name, no permission
+        sys.exit(f'error: cannot use {cfg.work_dir} as the work dir: '
+                 f'{e.strerror}')
     if isinstance(lock, str):
         sys.exit(f'error: {lock}')
     skipped = osp.join(cfg.work_dir, 'unreadable_images.txt')
@@ -167,6 +174,9 @@ def main(argv=None):
     except SettingError as e:  # MMEngine's registry prefixes the class
         sys.exit(f'error: {e}')
     error = check_resume_shapes(runner.model, resumed)
+    if args.resume_weights_only and not error:
+        error = check_weights_fit(runner.model, args.resume_weights_only,
+                                  args.unsafe_load)
     if error:
         sys.exit(f'error: {error}')
     protect_loader_workers(runner)

@@ -8,6 +8,7 @@ import os.path as osp
 import re
 from typing import Iterable, List, Optional
 
+from mmengine.config import Config
 from mmengine.registry import Registry
 from mmengine.runner import Runner
 
@@ -104,6 +105,15 @@ def check_cfg_options(cfg, options: dict) -> Optional[str]:
     runner_keys = set(inspect.signature(Runner).parameters) | set(
         RUNNER_CFG_KEYS)
     root = cfg.to_dict()
+    # A key is checked against the class its dict will build: apply the
+    # options' own type changes first (train_cfg.type=EpochBasedTrainLoop
+    # train_cfg.max_epochs=1).
+    retyped = {k: v for k, v in options.items()
+               if k.split('.')[-1] == 'type'}
+    if retyped:
+        copy = Config(root)
+        copy.merge_from_dict(retyped)
+        root = copy.to_dict()
     for key in options:
         node, path = root, []
         for part in key.split('.'):
@@ -134,9 +144,10 @@ def check_cfg_options(cfg, options: dict) -> Optional[str]:
 
 # Keys the builders take out of a typed dict before calling its class:
 # MMEngine's hook priority and optimizer-wrapper constructor, the registry
-# scope, MMEngine's epoch-to-iteration scheduler conversion.
-BUILDER_KEYS = ('type', '_scope_', 'priority', 'constructor', 'paramwise_cfg',
-                'convert_to_iter_based')
+# scope, the config's delete marker, MMEngine's epoch-to-iteration
+# scheduler conversion.
+BUILDER_KEYS = ('type', '_scope_', '_delete_', 'priority', 'constructor',
+                'paramwise_cfg', 'convert_to_iter_based')
 
 
 def check_config_keys(cfg) -> Optional[str]:

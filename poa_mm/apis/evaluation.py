@@ -24,7 +24,28 @@ def load_poa_model(cfg: Config, checkpoint: Optional[str] = None,
     model = MODELS.build(cfg.model)
     model.init_weights()
     if checkpoint is not None:
-        _, state = load_poa_checkpoint(checkpoint)
+        saved, state = load_poa_checkpoint(checkpoint)
+        ours = cfg.model.backbone
+
+        def arch(c):
+            return str(c.get('type')).split('.')[-1], c.get('arch')
+
+        if arch(saved) != arch(ours):
+            raise ValueError(f'{checkpoint} holds the supernet {arch(saved)}, '
+                             f'the config builds {arch(ours)}: give the '
+                             'config the run was trained with')
+        shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        wrong = sorted(set(shapes) ^ set(state)) or [
+            k for k, v in state.items() if tuple(v.shape) != shapes[k]]
+        if wrong:
+            stored = tuple(state[wrong[0]].shape) if wrong[0] in state \
+                else 'none'
+            raise ValueError(
+                f'{checkpoint} does not fit the config\'s model: '
+                f'{wrong[0]} is {stored} in the checkpoint, '
+                f'{shapes.get(wrong[0], "none")} in the config '
+                f'({len(wrong)} tensors differ): give the config the run '
+                'was trained with (its work dir holds a copy)')
         model.load_state_dict(state, strict=True)
     if device is not None:
         model.to(device)

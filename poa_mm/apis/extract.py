@@ -16,6 +16,51 @@ from ..fileio import check_not_an_input, write_atomic
 from .checkpoint import check_plain, load_checkpoint
 
 BRANCHES = ('teacher', 'student')
+# More parameters than any real supernet holds (ViT-L: 0.3 B): metadata that
+# asks for more is crafted or corrupt, and building it would exhaust memory.
+MAX_PARAMS = 10**10
+
+
+METADATA_ERRORS = (TypeError, ValueError, KeyError, AssertionError,
+                   RuntimeError, OverflowError, MemoryError, IndexError,
+                   ZeroDivisionError)
+
+
+def _cannot_build(cfg: dict, where: str, error: Exception) -> ValueError:
+    detail = str(error).strip().splitlines()
+    return ValueError(f'{where}: cannot build {cfg.get("type")} from this '
+                      f'metadata ({type(error).__name__}: '
+                      f'{detail[-1] if detail else ""})')
+
+
+def meta_model(cfg: dict, where: str):
+    """``MODELS.build(cfg)`` on the meta device (nothing allocated), for a
+    config read from a checkpoint's metadata: ``ValueError`` (one line
+    naming ``where``) for sizes of the wrong type or sign and for models
+    too large to be real; None where an initialiser has no meta version."""
+    try:
+        with torch.device('meta'):
+            model = MODELS.build(cfg)
+    except NotImplementedError:
+        return None
+    except METADATA_ERRORS as e:
+        raise _cannot_build(cfg, where, e) from None
+    size = sum(p.numel() for p in model.parameters())
+    if size > MAX_PARAMS:
+        raise ValueError(f'{where}: the metadata asks for {cfg.get("type")} '
+                         f'with {size / 1e9:.0f} B parameters (crafted or '
+                         'corrupt metadata?)')
+    return model
+
+
+def build_from_metadata(cfg: dict, where: str):
+    """``MODELS.build(cfg)`` for a config read from a checkpoint's metadata,
+    checked first on the meta device (:func:`meta_model`)."""
+    meta_model(cfg, where)
+    try:
+        return MODELS.build(cfg)
+    except METADATA_ERRORS as e:
+        raise _cannot_build(cfg, where, e) from None
 
 
 def file_sha256(path: str) -> str:
@@ -76,7 +121,7 @@ def build_elastic_backbone(backbone_cfg: dict, state: Dict[str, Tensor],
     """The elastic backbone of ``branch`` with its trained weights."""
     if branch not in BRANCHES:
         raise ValueError(f'--from must be one of {BRANCHES}, got {branch!r}')
-    backbone = MODELS.build(backbone_cfg)
+    backbone = build_from_metadata(backbone_cfg, 'poa_mm.backbone_cfg')
     prefix = 'teacher.backbone.' if branch == 'teacher' else 'backbone.'
     weights = {
         k[len(prefix):]: v
@@ -184,6 +229,24 @@ def load_subnet_checkpoint(path: str) -> dict:
     if kind not in STANDARD_BACKBONES:
         raise ValueError(f'{message}: backbone type {kind!r} is not one of '
                          f'{sorted(STANDARD_BACKBONES)}')
+    size = meta['backbone_cfg'].get('img_size', 1)
+    sides = size if isinstance(size, (list, tuple)) else [size]
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+               for v in sides):
+        raise ValueError(f'{path}: meta.backbone_cfg.img_size must be a '
+                         f'positive size, got {size!r}')
+    model = meta_model(meta['backbone_cfg'], f'{path}: meta.backbone_cfg')
+    state = ckpt.get('state_dict')
+    if model is not None and isinstance(state, dict):
+        ours = {f'backbone.{k}': tuple(v.shape)
+                for k, v in model.state_dict().items()}
+        wrong = [k for k, v in state.items()
+                 if k in ours and tuple(v.shape) != ours[k]]
+        if wrong:
+            raise ValueError(
+                f'{path}: meta.backbone_cfg does not match its weights '
+                f'({wrong[0]}: {tuple(state[wrong[0]].shape)} stored, '
+                f'{ours[wrong[0]]} described; {len(wrong)} in all)')
     return ckpt
 
 

@@ -5,12 +5,11 @@ import inspect
 from typing import Dict, Tuple
 
 from mmengine.registry import DefaultScope
-from mmpretrain.registry import MODELS
 from torch import Tensor
 
 from poa_mm.version import __version__
 from .checkpoint import check_plain, load_checkpoint
-from .extract import elastic_family_names, file_sha256
+from .extract import build_from_metadata, elastic_family_names, file_sha256
 
 CLASSIFIER_TYPES = ('ElasticImageClassifier',
                     'mmpretrain.ElasticImageClassifier')
@@ -64,10 +63,10 @@ def build_elastic_classifier(meta: dict, state: Dict[str, Tensor]):
     """The trained ``ElasticImageClassifier`` (eval mode), built in
     MMPretrain's scope whatever the current default scope is."""
     with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(dict(type='ElasticImageClassifier',
-                                  backbone=meta['backbone_cfg'],
-                                  neck=meta.get('neck_cfg'),
-                                  head=meta['head_cfg']))
+        model = build_from_metadata(
+            dict(type='ElasticImageClassifier',
+                 backbone=meta['backbone_cfg'], neck=meta.get('neck_cfg'),
+                 head=meta['head_cfg']), 'poa_mm')
     model.load_state_dict(state, strict=True)
     return model.eval()
 

@@ -4,7 +4,7 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from mmpretrain.registry import MODELS
 
-from poa_mm.elastic.base import count_params
+from poa_mm.elastic.base import ElasticBackboneMixin, count_params
 
 
 def build_meta_backbone(backbone_cfg: dict):
@@ -13,7 +13,13 @@ def build_meta_backbone(backbone_cfg: dict):
     for shapes only)."""
     from mmengine.registry import DefaultScope
     with DefaultScope.overwrite_default_scope('mmpretrain'):
-        return MODELS.build(backbone_cfg)
+        backbone = MODELS.build(backbone_cfg)
+    if not isinstance(backbone, ElasticBackboneMixin):
+        raise ValueError(
+            f'the backbone {backbone_cfg.get("type")} is not an elastic '
+            'supernet: give a POA config (ElasticViT, ElasticSwin or '
+            'ElasticResNet backbone)')
+    return backbone
 
 
 def subnet_family(backbone_cfg: dict,

@@ -5,11 +5,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
-from mmpretrain.registry import MODELS
 
 from ..elastic import EXPORT_PATCHES
 from ..fileio import write_atomic
-from .extract import load_subnet_checkpoint
+from .extract import build_from_metadata, load_subnet_checkpoint
 from .flops import as_hw
 
 
@@ -28,7 +27,8 @@ def build_subnet_backbone(path: str) -> torch.nn.Module:
     """The standard backbone of an extracted checkpoint, weights loaded
     strictly, in eval mode."""
     ckpt = load_subnet_checkpoint(path)
-    model = MODELS.build(ckpt['meta']['backbone_cfg'])
+    model = build_from_metadata(ckpt['meta']['backbone_cfg'],
+                                f'{path}: meta.backbone_cfg')
     prefix = 'backbone.'
     model.load_state_dict(
         {k[len(prefix):]: v

@@ -50,6 +50,28 @@ def apply_amp(cfg: Config) -> None:
         cfg.optim_wrapper.type = 'mmpretrain.BF16AutocastOptimWrapper'
 
 
+def apply_resume(cfg: Config, resume: Optional[str],
+                 weights_only: Optional[str] = None,
+                 restart: bool = False) -> None:
+    """``--resume [CKPT]`` (continue a run), ``--resume-weights-only CKPT``
+    (a new run from its weights: MMEngine's ``load_from``) or ``--restart``
+    in the config; ``ValueError`` (one line) for two of them at once."""
+    if resume is not None and restart:
+        raise ValueError('--resume continues the run of the work dir, '
+                         '--restart starts a new one in it: give one')
+    if resume is not None and weights_only:
+        raise ValueError('--resume continues a run, --resume-weights-only '
+                         'starts a new one from its weights: give one')
+    if weights_only:
+        if not osp.isfile(weights_only):
+            raise ValueError('--resume-weights-only: checkpoint not found: '
+                             f'{weights_only}')
+        cfg.resume, cfg.load_from = False, weights_only
+    elif resume is not None:
+        cfg.resume = True
+        cfg.load_from = None if resume == 'auto' else resume
+
+
 def add_run_hooks(cfg: Config) -> None:
     """Hooks every run gets unless its config sets them: SIGTERM / SIGUSR1
     save a resumable checkpoint and exit 0 (``PreemptionHook``); skipped
@@ -89,6 +111,32 @@ def cpu_model_wrapper(cfg: Config) -> None:
     wrapper.update(cfg.get('model_wrapper_cfg') or {})
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
+
+
+def check_weights_fit(model, path: str, unsafe: bool = False,
+                      prefix: str = 'backbone.',
+                      option: str = '--resume-weights-only'
+                      ) -> Optional[str]:
+    """Why loading ``path`` into ``model`` would leave some of it at random
+    weights (one line), or None: the checkpoint is unreadable, or misses or
+    holds in other shapes a tensor of the model whose name starts with
+    ``prefix`` ('' for all). ``--resume-weights-only`` checks the backbone
+    (a changed head starts anew; MMEngine warns); a test checks all."""
+    try:
+        loaded = read_resume(path, '', unsafe)
+    except ValueError as e:
+        return str(e).replace('--resume:', f'{option}:')
+    ours = {k: tuple(v.shape) for k, v in model.state_dict().items()
+            if k.startswith(prefix)}
+    wrong = [k for k, shape in ours.items()
+             if loaded['shapes'].get(k) != shape]
+    if not wrong:
+        return None
+    what = 'backbone' if prefix == 'backbone.' else 'model'
+    return (f'{option}: {path} does not hold the config\'s {what} '
+            f'({len(wrong)} of {len(ours)} tensors missing or of other '
+            f'shapes, e.g. {wrong[0]}): give a checkpoint that this config '
+            'trained')
 
 
 def check_counts(cfg) -> None:
@@ -279,9 +327,11 @@ def last_checkpoint(work_dir: str) -> str:
         return f.read().strip()
 
 __all__ = [
-    'apply_amp', 'add_run_hooks', 'read_config', 'init_cpu_distributed',
+    'apply_amp', 'apply_resume', 'add_run_hooks', 'read_config',
+    'init_cpu_distributed',
     'cpu_model_wrapper',
     'check_counts', 'resume_path', 'read_resume', 'check_resume_recipe',
-    'check_resume_shapes', 'check_fresh_work_dir', 'lock_work_dir',
+    'check_resume_shapes', 'check_weights_fit', 'check_fresh_work_dir',
+    'lock_work_dir',
     'check_same_supernet', 'last_checkpoint'
 ]

@@ -9,6 +9,7 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
 from ..utils import SettingError, check_keys, check_number
+from .param_groups import LAST_LAYER, LR_MULT, WD_MULT, check_group_tags
 from .run_metadata import run_metadata
 from .subnet_sampler import SubnetSampler
 
@@ -264,6 +265,8 @@ class POAScheduleHook(Hook):
             (np.linspace(start, end, warm), np.full(max_iters - warm, end)))
 
     def before_train(self, runner) -> None:
+        check_group_tags(runner.optim_wrapper.optimizer.param_groups,
+                         'POAScheduleHook')
         loop_iters = runner.max_iters
         if self.max_iters is not None and self.max_iters != loop_iters:
             raise ValueError(
@@ -271,12 +274,12 @@ class POAScheduleHook(Hook):
                 f'loop runs {loop_iters}: leave the hook\'s max_iters unset '
                 'so that it follows train_cfg.max_iters')
         how = 'given'
+        batch = runner.train_dataloader.batch_size * get_world_size()
         if self.peak_lr is not None:
             peak = self.peak_lr
         else:
             if 'base_lr' not in self.lr_scaling:
                 raise ValueError('POAScheduleHook lr_scaling needs base_lr')
-            batch = runner.train_dataloader.batch_size * get_world_size()
             cfg = dict(ref_batch=1024, rule='sqrt')
             cfg.update(self.lr_scaling)
             peak = scaled_lr(cfg['base_lr'], batch, cfg['ref_batch'],
@@ -285,7 +288,14 @@ class POAScheduleHook(Hook):
                    f'({get_world_size()} x '
                    f'{runner.train_dataloader.batch_size} / '
                    f'{cfg["ref_batch"]})')
-        self.phases_in_iters(self.iters_per_epoch(runner))
+        per_epoch = self.iters_per_epoch(runner)
+        if per_epoch < 1:
+            print_log(f'POAScheduleHook: the global batch of {batch} images '
+                      'is larger than the training set '
+                      f'({len(runner.train_dataloader.dataset)} images): '
+                      'every batch repeats images', logger='current',
+                      level=30)
+        self.phases_in_iters(per_epoch)
         self.build(loop_iters, peak)
         runner.message_hub.update_info('peak_lr', peak)
         print_log(f'POAScheduleHook: peak lr {peak:.6g} ({how}), '
@@ -327,10 +337,9 @@ class POAScheduleHook(Hook):
     def before_train_iter(self, runner, batch_idx: int, data_batch=None):
         v = self.values(runner.iter)
         for group in runner.optim_wrapper.optimizer.param_groups:
-            frozen = v['last_layer_frozen'] and group.get('last_layer', False)
-            group['lr'] = 0. if frozen else v['lr'] * group.get('lr_mult', 1.)
-            group['weight_decay'] = v['weight_decay'] * group.get(
-                'wd_mult', 1.)
+            frozen = v['last_layer_frozen'] and group[LAST_LAYER]
+            group['lr'] = 0. if frozen else v['lr'] * group[LR_MULT]
+            group['weight_decay'] = v['weight_decay'] * group[WD_MULT]
         model = unwrap_model(runner.model)
         model.set_schedule(v['teacher_temp'], v['ibot_active'])
         hub = runner.message_hub

@@ -7,7 +7,8 @@ from mmpretrain.registry import (OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS,
 
 from ..utils import check_keys
 from .hooks import unwrap_model
-from .param_groups import layer_decay_scale, no_weight_decay
+from .param_groups import (CLIP_GROUP, LAST_LAYER, LR_MULT, WD_MULT,
+                           layer_decay_scale, no_weight_decay)
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -55,8 +56,8 @@ class POAOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             else:
                 lr_mult, clip = 1., 'head'
                 exempt = no_weight_decay(model, name, param)
-            tags = dict(lr_mult=lr_mult, wd_mult=0. if exempt else 1.,
-                        last_layer='last_layer' in name, clip_group=clip)
+            tags = {LR_MULT: lr_mult, WD_MULT: 0. if exempt else 1.,
+                    LAST_LAYER: 'last_layer' in name, CLIP_GROUP: clip}
             key = tuple(tags.values())
             if cfg.get('merge_groups', False) and key in merged:
                 merged[key]['params'].append(param)

@@ -14,6 +14,8 @@ from mmengine.optim import OptimWrapper
 from mmengine.runner.amp import autocast
 from mmpretrain.registry import OPTIM_WRAPPERS
 
+from .param_groups import CLIP_GROUP
+
 
 class NonFiniteLossError(RuntimeError):
     """Too many consecutive steps with a non-finite loss."""
@@ -127,7 +129,7 @@ class POAOptimWrapper(OptimWrapper):
         if self.max_grad_norm:
             by_module = defaultdict(list)
             for group in self.optimizer.param_groups:
-                by_module[group.get('clip_group', 'all')] += [
+                by_module[group.get(CLIP_GROUP, 'all')] += [
                     p for p in group['params'] if p.grad is not None
                 ]
             for name, params in sorted(by_module.items()):
