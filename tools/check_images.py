@@ -15,7 +15,7 @@ import os
 import sys
 
 from poa_mm.apis.image_check import unreadable_images
-from poa_mm.cli.errors import one_line_errors
+from poa_mm.cli.errors import describe, one_line_errors
 from poa_mm.fileio import write_atomic
 
 
@@ -39,7 +39,7 @@ def main(argv=None):
     try:
         total, bad = unreadable_images(args.folder, args.workers)
     except (FileNotFoundError, OSError) as e:
-        sys.exit(f'error: {e}')
+        sys.exit(f'error: {describe(e)}')
     if total == 0:
         sys.exit(f'error: no images under {args.folder} (extensions: '
                  'MMPretrain CustomDataset\'s)')

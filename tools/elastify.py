@@ -16,7 +16,7 @@ it.
 import argparse
 import sys
 
-from poa_mm.cli.errors import one_line_errors
+from poa_mm.cli.errors import describe, one_line_errors
 
 
 @one_line_errors
@@ -56,7 +56,7 @@ def main(argv=None):
         save_atomic(ckpt, args.out, overwrite=args.overwrite,
                     inputs=[args.source])
     except (ValueError, FileNotFoundError, OSError) as e:
-        sys.exit(f'error: {e}')
+        sys.exit(f'error: {describe(e)}')
     print(f'{args.source} ({args.format}) -> {args.out}: POA initialisation '
           f'for {args.config}')
 

@@ -10,7 +10,7 @@ to 1e-4 relative. Outputs: the backbone's feature tuple (out0, out1, ...).
 import argparse
 import sys
 
-from poa_mm.cli.errors import one_line_errors
+from poa_mm.cli.errors import describe, one_line_errors
 
 MAX_SIZE = 8192  # px: far above any backbone's input, far below a crash
 
@@ -40,7 +40,7 @@ def main(argv=None):
                              args.dynamic_batch, args.overwrite,
                              opset=args.opset)
     except (ValueError, OSError) as e:
-        sys.exit(f'error: {e}')
+        sys.exit(f'error: {describe(e)}')
     except Exception as e:  # the exporter's own errors (an opset, an op)
         sys.exit(f'error: the ONNX export failed: {type(e).__name__}: '
                  f'{str(e).strip().splitlines()[0] if str(e) else ""}')

@@ -20,7 +20,7 @@ import argparse
 import os.path as osp
 import sys
 
-from poa_mm.cli.errors import one_line_errors
+from poa_mm.cli.errors import describe, one_line_errors
 
 
 def parse_args(argv=None):
@@ -145,7 +145,7 @@ def main(argv=None):
                                  if args.format == 'timm' else []):
             check_not_an_input(out, inputs)
     except ValueError as e:
-        sys.exit(f'error: {e}')
+        sys.exit(f'error: {describe(e)}')
     if osp.exists(args.out) and not args.overwrite:
         sys.exit(f'error: {args.out} exists; pass --overwrite to replace it')
     try:
@@ -167,7 +167,7 @@ def main(argv=None):
             return
         ckpt = extract_subnet(args.checkpoint, subnet, args.branch, loaded)
     except (ValueError, FileNotFoundError, OSError) as e:
-        sys.exit(f'error: {e}')
+        sys.exit(f'error: {describe(e)}')
     save_atomic(ckpt, args.out, overwrite=args.overwrite, inputs=inputs)
     meta = ckpt['meta']
     n = count_params(ckpt['state_dict'])

@@ -21,7 +21,7 @@ from poa_mm.apis.training import (
     init_cpu_distributed,
     read_config,
 )
-from poa_mm.cli.errors import one_line_errors
+from poa_mm.cli.errors import describe, one_line_errors
 
 
 def parse_args(argv=None):
@@ -50,7 +50,7 @@ def main(argv=None):
     try:
         cfg = read_config(args.config)
     except ValueError as e:
-        sys.exit(f'error: {e}')
+        sys.exit(f'error: {describe(e)}')
     if not osp.isfile(args.checkpoint):
         sys.exit(f'error: checkpoint not found: {args.checkpoint}')
     if args.cfg_options:

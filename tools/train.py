@@ -33,7 +33,7 @@ from poa_mm.apis.training import (
     read_config,
     read_resume,
 )
-from poa_mm.cli.errors import one_line_errors
+from poa_mm.cli.errors import describe, one_line_errors
 from poa_mm.datasets import CorruptImageError
 from poa_mm.datasets.loading import UNREADABLE_LOG_ENV
 from poa_mm.engine import NonFiniteLossError, protect_loader_workers
@@ -142,12 +142,12 @@ def main(argv=None):
     try:
         cfg = build_config(args)
     except ValueError as e:
-        sys.exit(f'error: {e}')
+        sys.exit(f'error: {describe(e)}')
     # Checkpoint problems first: more specific than a missing data folder.
     try:
         resumed = read_resume(args.resume, cfg.work_dir, args.unsafe_load)
     except ValueError as e:
-        sys.exit(f'error: {e}')
+        sys.exit(f'error: {describe(e)}')
     error = check_fresh_work_dir(
         cfg.work_dir, args.resume, args.restart) or check_same_supernet(
         cfg, args.unsafe_load, resumed) or check_resume_recipe(
@@ -172,7 +172,7 @@ def main(argv=None):
     try:
         runner = Runner.from_cfg(cfg)
     except SettingError as e:  # MMEngine's registry prefixes the class
-        sys.exit(f'error: {e}')
+        sys.exit(f'error: {describe(e)}')
     error = check_resume_shapes(runner.model, resumed)
     if args.resume_weights_only and not error:
         error = check_weights_fit(runner.model, args.resume_weights_only,
@@ -186,7 +186,7 @@ def main(argv=None):
         sys.exit(f'error: {e}; training stopped. Last good checkpoint: '
                  f'{last_checkpoint(runner.work_dir)}')
     except SettingError as e:  # checked when the optimizer is built
-        sys.exit(f'error: {e}')
+        sys.exit(f'error: {describe(e)}')
     except CorruptImageError as e:
         # Raised in a DataLoader worker, it arrives wrapped in the worker's
         # traceback text; its own message is the last line.

@@ -8,6 +8,7 @@ from mmengine.config import Config
 
 from ..apis.downstream import write_config
 from ..fileio import check_not_an_input
+from .errors import describe
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -44,11 +45,11 @@ def generate_config(build: Callable[[], Config], out: str,
     try:
         check_not_an_input(out, inputs)
     except ValueError as e:
-        sys.exit(f'error: {e}')
+        sys.exit(f'error: {describe(e)}')
     if osp.exists(out) and not overwrite:
         sys.exit(f'error: {out} exists; pass --overwrite to replace it')
     try:
         write_config(build(), out, overwrite=overwrite, inputs=inputs)
     except (ValueError, FileNotFoundError, FileExistsError) as e:
-        sys.exit(f'error: {e}')
+        sys.exit(f'error: {describe(e)}')
     print(f'wrote {out}')
