@@ -150,6 +150,13 @@ BUILDER_KEYS = ('type', '_scope_', '_delete_', 'priority', 'constructor',
                 'paramwise_cfg', 'convert_to_iter_based')
 
 
+# Dicts built by mmcv's layer builders or MMEngine's initialisers, which
+# take keys of their own (``norm_cfg=dict(type='BN', requires_grad=True)``):
+# not checked.
+LAYER_CFG_KEYS = ('norm_cfg', 'act_cfg', 'conv_cfg', 'upsample_cfg',
+                  'init_cfg', 'dcn', 'plugins')
+
+
 def check_config_keys(cfg) -> Optional[str]:
     """Why a typed dict of the config would fail to build or silently
     ignore a setting (one line naming the key, its dict and the nearest
@@ -166,7 +173,8 @@ def check_config_keys(cfg) -> Optional[str]:
         if isinstance(node, (list, tuple)):
             todo += [(f'{where}.{i}', v) for i, v in enumerate(node)]
             continue
-        if not isinstance(node, dict):
+        if not isinstance(node, dict) or \
+                where.split('.')[-1] in LAYER_CFG_KEYS:
             continue
         todo += [(f'{where}.{k}', v) for k, v in node.items()]
         if 'type' not in node:

@@ -6,6 +6,7 @@ import os.path as osp
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
+from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
@@ -40,7 +41,8 @@ def meta_model(cfg: dict, where: str):
     too large to be real; None where an initialiser has no meta version or
     reads a tensor's value (then nothing is checked here)."""
     try:
-        with torch.device('meta'):
+        with torch.device('meta'), \
+                DefaultScope.overwrite_default_scope('mmpretrain'):
             model = MODELS.build(cfg)
     except NotImplementedError:
         return None
@@ -61,7 +63,8 @@ def build_from_metadata(cfg: dict, where: str):
     checked first on the meta device (:func:`meta_model`)."""
     meta_model(cfg, where)
     try:
-        return MODELS.build(cfg)
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            return MODELS.build(cfg)
     except METADATA_ERRORS as e:
         raise _cannot_build(cfg, where, e) from None
 

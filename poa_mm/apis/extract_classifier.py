@@ -40,7 +40,8 @@ def load_classifier_checkpoint(path: str, ckpt=None
             "poa_mm metadata is missing: train with SupernetMetadataHook, "
             'as tools/to_mmpretrain.py --elastic writes it)')
     meta = ckpt['poa_mm']
-    check_plain(meta, f'{path}: poa_mm')
+    check_plain({k: v for k, v in meta.items() if k != 'recipe'},
+                f'{path}: poa_mm')  # the recipe: dotted keys, never built
     for key in ('backbone_cfg', 'head_cfg'):
         if not isinstance(meta.get(key), dict):
             raise ValueError(f'{path}: poa_mm.{key} is missing')

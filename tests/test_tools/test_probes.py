@@ -105,6 +105,8 @@ def test_contradictory_resume_flags_and_an_unusable_work_dir(
 
 def test_checkpoints_that_do_not_fit_the_config_are_refused(
         tmp_path, repo_root, fashion_mnist):
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmpretrain')  # whatever an earlier test left
     cfg = micro_runner_cfg(repo_root, fashion_mnist, tmp_path)
     model = MODELS.build(cfg.model)
     path = tmp_path / 'poa.pth'
