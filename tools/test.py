@@ -13,6 +13,7 @@ import sys
 
 import torch
 from mmengine.config import DictAction
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 from poa_mm.apis.training import (
@@ -76,7 +77,9 @@ def main(argv=None):
             dist_cfg = (cfg.get('env_cfg') or {}).get('dist_cfg') or {}
             init_cpu_distributed(args.launcher, dist_cfg.get('timeout', 300))
     runner = Runner.from_cfg(cfg)
-    error = check_weights_fit(runner.model, args.checkpoint, prefix='',
+    model = runner.model.module if is_model_wrapper(runner.model) \
+        else runner.model  # DDP: the keys without 'module.'
+    error = check_weights_fit(model, args.checkpoint, prefix='',
                               option='test')
     if error:
         sys.exit(f'error: {error}')
