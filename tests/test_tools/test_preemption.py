@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow  # subprocess runs of the tools
 
 ITERS = 16
 EXTRA = '''
-train_dataloader = dict(num_workers=1, persistent_workers=True)
+train_dataloader.update(num_workers=1, persistent_workers=True)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=1),
     checkpoint=dict(type='AtomicCheckpointHook', interval={interval},
