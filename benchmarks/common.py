@@ -4,7 +4,9 @@ import os
 import os.path as osp
 import platform
 import time
+from contextlib import ExitStack, contextmanager
 from typing import Callable
+from unittest import mock
 
 import torch
 
@@ -49,3 +51,29 @@ def write_json(path: str, payload: dict) -> None:
     with open(path, 'w') as f:
         json.dump(payload, f, indent=1)
     print(f'wrote {path}')
+
+
+@contextmanager
+def full_size_views():
+    """The elastic families as before 0.3: every slice, full-size ones
+    included, is a view (a ``SliceBackward`` per use), to measure what the
+    slicing's full-size shortcut saves. Patches the families' imported
+    slicing functions for the duration; the model code has no switch."""
+    from poa_mm.elastic import resnet, slicing, swin, vit
+    from poa_mm.models.heads import multi_projection_head
+
+    def viewing(fn):
+        def sliced(*args, **kwargs):
+            return fn(*(a[:] if isinstance(a, torch.Tensor) else a
+                        for a in args), **kwargs)
+        return sliced
+
+    names = ('slice_linear', 'slice_grouped_rows', 'slice_channels',
+             'slice_grouped_bias')
+    with ExitStack() as stack:
+        for module in (vit, swin, resnet, multi_projection_head):
+            for name in names:
+                if hasattr(module, name):
+                    stack.enter_context(mock.patch.object(
+                        module, name, viewing(getattr(slicing, name))))
+        yield

@@ -36,15 +36,17 @@ import gc
 import json
 import random
 import time
+from contextlib import nullcontext
 from functools import partial
 
 import torch
 
-from common import device_name, sync, time_it, write_json
+from common import (device_name, full_size_views, sync, time_it,
+                    write_json)
 
 MODES = ('two-branch', 'poa', 'poa-split')
 # Levers measured against the mode they change, in the same run: the split
-# step with full-size slices as views (``slicing.FULL_SIZE_SHORTCUT`` off,
+# step with full-size slices as views (``common.full_size_views``,
 # the behaviour before the shortcut); with the optimizer's parameter groups
 # merged (``paramwise_cfg.merge_groups``); merged and fused AdamW.
 LEVER_MODES = ('poa-split-views', 'poa-split-merged', 'poa-split-merged-fused')
@@ -170,12 +172,8 @@ def step_flops(backbone, args, subnet, elastic: bool) -> int:
 
 
 def measure_mode(args, arch, mode, device, gemm_flops) -> dict:
-    from poa_mm.elastic import slicing
-    slicing.FULL_SIZE_SHORTCUT = not mode.endswith('-views')
-    try:
+    with full_size_views() if mode.endswith('-views') else nullcontext():
         return _measure_mode(args, arch, mode, device, gemm_flops)
-    finally:
-        slicing.FULL_SIZE_SHORTCUT = True
 
 
 def _measure_mode(args, arch, mode, device, gemm_flops) -> dict:

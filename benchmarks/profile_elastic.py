@@ -2,18 +2,19 @@
 backward of an elastic ViT at a sub-network and of its exported stock
 ``VisionTransformer``, per operator (self time, calls), the ops the elastic
 model runs that the stock one does not, and the totals; the same for the
-intact network with full-size slices as views (``FULL_SIZE_SHORTCUT`` off,
+intact network with full-size slices as views (``common.full_size_views``,
 the behaviour before 0.3) and without. JSON out, a table printed.
 
     python benchmarks/profile_elastic.py [--arch large] [--subnet vit-s] \
         [--batch 4] [--device cpu|cuda] [--out benchmarks/results/...json]
 """
 import argparse
+from contextlib import nullcontext
 from functools import partial
 
 import torch
 
-from common import device_name, sync, time_it, write_json
+from common import device_name, full_size_views, sync, time_it, write_json
 
 
 def parse_args(argv=None):
@@ -82,7 +83,6 @@ def main(argv=None):
     from mmpretrain.registry import MODELS
 
     import poa_mm  # noqa: F401
-    from poa_mm.elastic import slicing
     device = torch.device(args.device)
     torch.manual_seed(0)
     elastic = MODELS.build(dict(type='ElasticViT', arch=args.arch,
@@ -99,15 +99,12 @@ def main(argv=None):
         stock_ops = op_table(stock, x, device)
         stock_fn = partial(fwd_bwd, stock, x)
         for shortcut in (True, False):
-            slicing.FULL_SIZE_SHORTCUT = shortcut
-            try:
+            with nullcontext() if shortcut else full_size_views():
                 label = f'{name} {spec}' + ('' if shortcut else
                                             ', full-size slices as views')
                 rows.append(compare(label, partial(fwd_bwd, elastic, x),
                                     stock_fn, op_table(elastic, x, device),
                                     stock_ops, device, args.reps, args.top))
-            finally:
-                slicing.FULL_SIZE_SHORTCUT = True
         del stock
     write_json(args.out, dict(benchmark='profile_elastic', args=vars(args),
                               device=device_name(device),

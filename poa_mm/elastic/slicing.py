@@ -7,15 +7,12 @@ weight (never into the bias), which is what the exported model stores.
 
 A slice that keeps the whole tensor returns the tensor itself: no view and
 no ``SliceBackward`` (which allocates a full-size zero gradient and copies
-into it) for the intact network and the teacher.
+into it) for the intact network and the teacher
+(``benchmarks/common.py: full_size_views`` measures what that saves).
 """
 from typing import Callable, Dict, Optional, Tuple
 
 from torch import Tensor
-
-# False restores the pre-0.3 behaviour (a view of every full-size slice);
-# only benchmarks/gpu_step.py sets it, to measure what the shortcut saves.
-FULL_SIZE_SHORTCUT = True
 
 
 def input_scale(max_features: int, active_features: int) -> float:
@@ -33,8 +30,7 @@ def slice_linear(weight: Tensor,
                  in_features: int,
                  scale: float = 1.) -> Tuple[Tensor, Optional[Tensor]]:
     """Prefix-slice a linear (or conv) weight and fold the input scale."""
-    if (out_features, in_features) != tuple(weight.shape[:2]) or \
-            not FULL_SIZE_SHORTCUT:
+    if (out_features, in_features) != tuple(weight.shape[:2]):
         weight = weight[:out_features, :in_features]
     return (_scaled(weight, scale),
             slice_channels(bias, out_features, dim=0))
@@ -53,7 +49,7 @@ def slice_grouped_rows(weight: Tensor,
     first ``in_features`` columns.
     """
     rows, cols = weight.shape[0] // groups, weight.shape[1]
-    if out_per_group == rows and in_features == cols and FULL_SIZE_SHORTCUT:
+    if out_per_group == rows and in_features == cols:
         return _scaled(weight, scale), bias
     weight = weight.view(groups, rows, cols)[:, :out_per_group, :in_features]
     weight = _scaled(weight.reshape(groups * out_per_group, in_features),
@@ -66,8 +62,7 @@ def slice_grouped_rows(weight: Tensor,
 def slice_channels(tensor: Optional[Tensor], channels: int,
                    dim: int = -1) -> Optional[Tensor]:
     """Prefix-slice ``channels`` along ``dim`` (norms, tokens, LayerScale)."""
-    if tensor is None or (tensor.shape[dim] == channels and
-                          FULL_SIZE_SHORTCUT):
+    if tensor is None or tensor.shape[dim] == channels:
         return tensor
     return tensor.narrow(dim, 0, channels)
 
@@ -76,7 +71,7 @@ def slice_grouped_bias(bias: Tensor, groups: int, out_per_group: int
                        ) -> Tensor:
     """The bias of :func:`slice_grouped_rows`: the first ``out_per_group``
     entries of each of ``groups`` equal blocks."""
-    if out_per_group * groups == bias.shape[0] and FULL_SIZE_SHORTCUT:
+    if out_per_group * groups == bias.shape[0]:
         return bias
     return bias.view(groups, -1)[:, :out_per_group].reshape(-1)
 

@@ -358,7 +358,10 @@ class POAScheduleHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None):
+        model = unwrap_model(runner.model)
         if getattr(runner.optim_wrapper, 'step_skipped', False):
-            return  # no optimizer step, so no EMA update either (official)
-        unwrap_model(runner.model).update_teacher(
+            # No optimizer step, so no EMA update either (official).
+            model.skip_teacher_update()
+            return
+        model.update_teacher(
             self.values(runner.iter)['momentum'])

@@ -1,5 +1,6 @@
 """ElasticViT: exported stock VisionTransformer == elastic sub-network."""
 import random
+from contextlib import nullcontext
 
 import pytest
 import torch
@@ -187,18 +188,16 @@ def test_the_intact_network_slices_nothing():
     gradient per use; a sub-network still does."""
     from torch.profiler import ProfilerActivity, profile
 
-    from poa_mm.elastic import slicing
+    from poa_test_helpers.scripts import load_script
+    full_size_views = load_script('benchmarks/common.py').full_size_views
     model = MODELS.build(dict(type='ElasticViT', arch='micro'))
     x = torch.randn(2, 3, 28, 28)
 
     def ops(spec, shortcut=True):
         model.set_subnet(spec)
-        slicing.FULL_SIZE_SHORTCUT = shortcut
-        try:
+        with nullcontext() if shortcut else full_size_views():
             with profile(activities=[ProfilerActivity.CPU]) as prof:
                 model(x)[-1].sum().backward()
-        finally:
-            slicing.FULL_SIZE_SHORTCUT = True
         return {e.key for e in prof.key_averages()}
 
     sliced = 'aten::slice_backward'

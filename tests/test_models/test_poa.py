@@ -219,3 +219,39 @@ def test_split_backward_equals_the_joint_step_on_two_ranks(tmp_path):
         assert_same_updates(r['joint'], r['split'])
     # DDP averaged the gradients: both ranks made the same update.
     assert_same_updates(results[0]['joint'], results[1]['joint'])
+
+
+def test_a_head_of_another_width_is_refused():
+    with pytest.raises(ValueError, match=r'head.in_channels=96 differs .* '
+                       r'width 128; set model.head.in_channels=128'):
+        head = dict(micro_poa_cfg()['head'], in_channels=96)
+        MODELS.build(micro_poa_cfg(head=head))
+
+
+def test_a_schedule_without_teacher_updates_fails_at_the_next_step(model):
+    """A loop that sets the schedule every step but never calls
+    update_teacher would train against a frozen teacher: refused."""
+    data = model.data_preprocessor(random_crops(), True)
+    model.loss(**data)
+    with pytest.raises(RuntimeError, match='without update_teacher'):
+        model.set_schedule(teacher_temp=0.07, ibot_active=True)
+    model.update_teacher(0.99)
+    model.set_schedule(teacher_temp=0.07, ibot_active=True)
+    model.loss(**data)
+    model.skip_teacher_update()  # an overflowed fp16 step
+    model.set_schedule(teacher_temp=0.07, ibot_active=True)
+    with torch.no_grad():  # evaluation forwards owe nothing
+        model.loss(**data)
+    model.set_schedule(teacher_temp=0.07, ibot_active=True)
+
+
+def test_the_split_step_names_the_optimizer_wrapper_it_needs():
+    from mmengine.optim import OptimWrapper
+    model = MODELS.build(micro_poa_cfg(split_backward=True))
+    model.init_weights()
+    model.elastic_subnet = SubnetSpec(64, (2, ))
+    model.set_schedule(teacher_temp=0.07, ibot_active=True)
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    with pytest.raises(TypeError, match="type='POAOptimWrapper'.*got "
+                       'OptimWrapper'):
+        model.train_step(random_crops(), wrapper)

@@ -83,6 +83,12 @@ class POA(BaseSelfSupervisor):
         self.ibot_loss = MODELS.build(ibot_loss)
         self.koleo_loss = MODELS.build(koleo_loss)
         self.same_view_loss = MODELS.build(same_view_loss)
+        width = self.backbone.max_out_channels
+        if self.head.in_channels != width:
+            raise ValueError(
+                f'POA: head.in_channels={self.head.in_channels} differs from '
+                f"the backbone's feature width {width}; set "
+                f'model.head.in_channels={width}')
         self.lambda_intact = lambda_intact if use_elastic else 1.
         self.koleo_weight = koleo_weight
         self.n_global = NUM_GLOBAL_CROPS
@@ -99,6 +105,10 @@ class POA(BaseSelfSupervisor):
         self.teacher_temp: Optional[float] = None
         self.ibot_active: Optional[bool] = None
         self.elastic_subnet: Optional[SubnetSpec] = None
+        # True from a training step until update_teacher (or
+        # skip_teacher_update): the next set_schedule refuses, so a loop
+        # that sets the schedule but never moves the teacher fails.
+        self._teacher_update_due = False
 
     # --------------------------------------------------------- teacher
     def train(self, mode: bool = True):
@@ -132,6 +142,12 @@ class POA(BaseSelfSupervisor):
         student = [s.detach() for s, _ in pairs]
         torch._foreach_mul_(teacher, momentum)
         torch._foreach_add_(teacher, student, alpha=1 - momentum)
+        self._teacher_update_due = False
+
+    def skip_teacher_update(self) -> None:
+        """The optimizer skipped its step (an fp16 overflow): no EMA
+        update is due for it."""
+        self._teacher_update_due = False
 
     def set_schedule(self, teacher_temp: float, ibot_active: bool) -> None:
         """The schedule's inputs of the next steps: the teacher temperature
@@ -140,6 +156,11 @@ class POA(BaseSelfSupervisor):
         if not teacher_temp > 0:
             raise ValueError(f'teacher_temp must be positive, got '
                              f'{teacher_temp}')
+        if self._teacher_update_due:
+            raise RuntimeError(
+                'POA: a training step ended without update_teacher(momentum)'
+                ' and the next schedule is being set; the teacher would '
+                'never move (POAScheduleHook updates it after each step)')
         self.teacher_temp, self.ibot_active = float(teacher_temp), \
             bool(ibot_active)
 
@@ -271,6 +292,8 @@ class POA(BaseSelfSupervisor):
         self._check_schedule()
         ibot = self.ibot_active
         if phase == 'intact':
+            if self.training and torch.is_grad_enabled():
+                self._teacher_update_due = True
             targets = self._teacher_targets(g, masks, ibot)
             intact = self._student(self.backbone.search_space.intact, g, l,
                                    masks, ibot)
@@ -320,6 +343,11 @@ def split_train_step(model: POA, forward, data, optim_wrapper) -> dict:
     """POA's split-backward step. ``forward`` is the model or its DDP
     wrapper: the intact phase runs under its ``no_sync`` so that the
     gradients are all-reduced once, after the elastic phase."""
+    if not hasattr(optim_wrapper, 'finish_step'):
+        raise TypeError(
+            f'POA(split_backward=True) needs optim_wrapper='
+            f"dict(type='POAOptimWrapper', ...), got "
+            f'{type(optim_wrapper).__name__}')
     no_sync = getattr(forward, 'no_sync', None)
     with optim_wrapper.optim_context(model):
         data = model.data_preprocessor(data, True)

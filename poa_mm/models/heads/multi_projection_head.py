@@ -74,6 +74,7 @@ class MultiProjectionHead(BaseModule):
                  bottleneck_channels: int = 256,
                  init_cfg=None):
         super().__init__(init_cfg)
+        self.in_channels = in_channels
         self.heads = nn.ModuleList(
             ProjectionHead(in_channels, hidden_channels, bottleneck_channels,
                            k) for k in num_prototypes)
