@@ -10,7 +10,7 @@ no ``SliceBackward`` (which allocates a full-size zero gradient and copies
 into it) for the intact network and the teacher
 (``benchmarks/common.py: full_size_views`` measures what that saves).
 """
-from typing import Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from torch import Tensor
 
@@ -74,6 +74,33 @@ def slice_grouped_bias(bias: Tensor, groups: int, out_per_group: int
     if out_per_group * groups == bias.shape[0]:
         return bias
     return bias.view(groups, -1)[:, :out_per_group].reshape(-1)
+
+
+def transformer_slice_rules(attn: str, width: Callable[[Any], int],
+                            hidden: Callable[[Any], int]
+                            ) -> Dict[str, Callable[[Tensor, Any], Tensor]]:
+    """The attention and FFN rules of a transformer block as mmpretrain
+    names it (``{attn}.qkv``, ``{attn}.proj``, ``ffn.layers.*``): the first
+    ``width(g)`` channels and heads, the first ``hidden(g)`` FFN channels,
+    the input scale ``g.scale`` folded into every weight. ViT and Swin
+    share them."""
+    def rows(t, g):
+        return slice_channels(t, width(g), dim=0)
+
+    return {
+        f'{attn}.qkv.weight': lambda t, g: slice_grouped_rows(
+            t, None, 3, width(g), width(g), g.scale)[0],
+        f'{attn}.qkv.bias': lambda t, g: slice_grouped_bias(t, 3, width(g)),
+        f'{attn}.proj.weight': lambda t, g: slice_linear(
+            t, None, width(g), width(g), g.scale)[0],
+        f'{attn}.proj.bias': rows,
+        'ffn.layers.0.0.weight': lambda t, g: slice_linear(
+            t, None, hidden(g), width(g), g.scale)[0],
+        'ffn.layers.0.0.bias': lambda t, g: slice_channels(t, hidden(g), 0),
+        'ffn.layers.1.weight': lambda t, g: slice_linear(
+            t, None, width(g), hidden(g), g.scale)[0],
+        'ffn.layers.1.bias': rows,
+    }
 
 
 def export_state_dict(

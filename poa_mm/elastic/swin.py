@@ -21,9 +21,8 @@ from .slicing import (
     export_state_dict,
     input_scale,
     slice_channels,
-    slice_grouped_bias,
-    slice_grouped_rows,
     slice_linear,
+    transformer_slice_rules,
 )
 from .spec import SubnetSpec
 
@@ -47,25 +46,15 @@ SWIN_SLICE_RULES: Dict[str, Callable[[Tensor, SwinSlice], Tensor]] = {
     'norm1.bias': _rows,
     'norm2.weight': _rows,
     'norm2.bias': _rows,
-    'attn.w_msa.qkv.weight': lambda t, g: slice_grouped_rows(
-        t, None, 3, g.dims, g.dims, g.scale)[0],
-    'attn.w_msa.qkv.bias': lambda t, g: slice_grouped_bias(t, 3, g.dims),
-    'attn.w_msa.proj.weight': lambda t, g: slice_linear(
-        t, None, g.dims, g.dims, g.scale)[0],
-    'attn.w_msa.proj.bias': _rows,
+    **transformer_slice_rules('attn.w_msa', width=lambda g: g.dims,
+                              hidden=lambda g: 4 * g.dims),
     'attn.w_msa.relative_position_bias_table': lambda t, g: slice_channels(
         t, g.heads, dim=1),
     'attn.w_msa.relative_position_index': lambda t, g: t,
-    'ffn.layers.0.0.weight': lambda t, g: slice_linear(
-        t, None, 4 * g.dims, g.dims, g.scale)[0],
-    'ffn.layers.0.0.bias': lambda t, g: t[:4 * g.dims],
-    'ffn.layers.1.weight': lambda t, g: slice_linear(
-        t, None, g.dims, 4 * g.dims, g.scale)[0],
-    'ffn.layers.1.bias': _rows,
     # Patch merging unfolds channel-major (index c * 4 + k), so the active
     # inputs of a C-wide stage are the prefix [:4C].
-    'downsample.norm.weight': lambda t, g: t[:4 * g.dims],
-    'downsample.norm.bias': lambda t, g: t[:4 * g.dims],
+    'downsample.norm.weight': lambda t, g: slice_channels(t, 4 * g.dims, 0),
+    'downsample.norm.bias': lambda t, g: slice_channels(t, 4 * g.dims, 0),
     'downsample.reduction.weight': lambda t, g: slice_linear(
         t, None, 2 * g.dims, 4 * g.dims, g.scale)[0],
     'patch_embed.projection.weight': _rows,
@@ -293,8 +282,8 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
         if mask is not None:
             mask = F.interpolate(mask[:, None].float(), size=hw,
                                  mode='nearest').bool().flatten(1)
-            x = torch.where(mask[..., None],
-                            self.mask_token[:, :g.dims].to(x.dtype), x)
+            token = slice_channels(self.mask_token, g.dims).to(x.dtype)
+            x = torch.where(mask[..., None], token, x)
         return x, hw
 
     def _stages(self, x: Tensor, mask: Optional[Tensor]):

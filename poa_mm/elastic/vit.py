@@ -19,9 +19,7 @@ from .slicing import (
     export_state_dict,
     input_scale,
     slice_channels,
-    slice_grouped_bias,
-    slice_grouped_rows,
-    slice_linear,
+    transformer_slice_rules,
 )
 from .spec import SubnetSpec
 from .vit_convert import (TIMM_ARCHITECTURE, interpolate_pos_embed,
@@ -55,19 +53,9 @@ VIT_SLICE_RULES: Dict[str, Callable[[Tensor, ViTSlice], Tensor]] = {
     'ln1.bias': _rows,
     'ln2.weight': _rows,
     'ln2.bias': _rows,
-    'attn.qkv.weight': lambda t, s: slice_grouped_rows(
-        t, None, 3, s.width, s.width, s.scale)[0],
-    'attn.qkv.bias': lambda t, s: slice_grouped_bias(t, 3, s.width),
-    'attn.proj.weight': lambda t, s: slice_linear(
-        t, None, s.width, s.width, s.scale)[0],
-    'attn.proj.bias': _rows,
+    **transformer_slice_rules('attn', width=lambda s: s.width,
+                              hidden=lambda s: s.hidden),
     'attn.gamma1.weight': _rows,
-    'ffn.layers.0.0.weight': lambda t, s: slice_linear(
-        t, None, s.hidden, s.width, s.scale)[0],
-    'ffn.layers.0.0.bias': lambda t, s: slice_channels(t, s.hidden, 0),
-    'ffn.layers.1.weight': lambda t, s: slice_linear(
-        t, None, s.width, s.hidden, s.scale)[0],
-    'ffn.layers.1.bias': _rows,
     'ffn.gamma2.weight': _rows,
 }
 
