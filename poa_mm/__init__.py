@@ -4,7 +4,7 @@ Importing the package registers every module into MMPretrain's registries
 (use ``custom_imports=dict(imports=['poa_mm'])`` in configs).
 """
 from . import apis, datasets, elastic, engine, evaluation, models  # noqa: F401
-from .apis.checkpoint import allow_runner_checkpoints
+from .fileio import allow_runner_checkpoints
 from .version import __version__  # noqa: F401
 
 # torch's weights_only=True default reads the checkpoints MMEngine's Runner

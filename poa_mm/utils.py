@@ -3,7 +3,7 @@ numbers from ``--cfg-options``): one-line ``ValueError`` instead of a
 silently ignored typo or a failure deep inside a step."""
 import difflib
 import numbers
-from typing import Iterable
+from typing import Any, Iterable
 
 
 class SettingError(ValueError):
@@ -52,3 +52,26 @@ def check_number(where: str, value, low: float = None, high: float = None,
                   f' {">" if low_open else ">="} {low}')
         raise SettingError(f'{where} must be a number{bounds}, got {value!r}')
     return float(value)
+
+
+PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+
+def check_plain(obj: Any, where: str) -> None:
+    """Raise ``ValueError`` unless ``obj`` is plain data: str / int / float
+    / bool / None, lists and tuples of plain data, dicts whose keys are
+    Python identifiers. What goes into a generated config must be this."""
+    if isinstance(obj, PLAIN_SCALARS):
+        return
+    if isinstance(obj, (list, tuple)):
+        for i, item in enumerate(obj):
+            check_plain(item, f'{where}[{i}]')
+        return
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if not (isinstance(key, str) and key.isidentifier()):
+                raise ValueError(f'{where} has a key that is not a plain '
+                                 f'name: {key!r}')
+            check_plain(value, f'{where}.{key}')
+        return
+    raise ValueError(f'{where} is not plain data: {type(obj).__name__}')

@@ -128,7 +128,7 @@ def save_classifier(args, raw, inputs) -> None:
 @one_line_errors
 def main(argv=None):
     args = parse_args(argv)
-    from poa_mm.apis.checkpoint import load_checkpoint
+    from poa_mm.fileio import load_checkpoint
     from poa_mm.apis.extract import (
         extract_subnet,
         extract_timm,

@@ -45,7 +45,7 @@ def parse_args(argv=None):
 @one_line_errors
 def main(argv=None):
     args = parse_args(argv)
-    from poa_mm.apis.checkpoint import allow_runner_checkpoints
+    from poa_mm.fileio import allow_runner_checkpoints
     from poa_mm.apis.config_check import check_cfg_options, check_config_keys
     allow_runner_checkpoints()
     try:

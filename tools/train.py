@@ -10,7 +10,7 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from poa_mm.apis.checkpoint import UNSAFE_LOAD_ENV, allow_runner_checkpoints
+from poa_mm.fileio import UNSAFE_LOAD_ENV, allow_runner_checkpoints
 from poa_mm.apis.config_check import (
     check_cfg_options,
     check_config_keys,

@@ -13,7 +13,7 @@ from ..elastic.vit_reorder import (order_from_importance,
                                    permute_vit_state_dict, vit_importance)
 from ..engine.run_metadata import run_metadata
 from ..evaluation.knn import DEFAULT_PIPELINE, build_folder_loader
-from .checkpoint import load_checkpoint
+from ..fileio import load_checkpoint
 
 FORMATS = ('mmpretrain', 'timm', 'dinov2')
 

@@ -13,8 +13,9 @@ from torch import Tensor
 from poa_mm.elastic import SubnetSpec
 from poa_mm.elastic.base import ElasticBackboneMixin
 from poa_mm.version import __version__
-from ..fileio import check_not_an_input, write_atomic
-from .checkpoint import check_plain, load_checkpoint
+from poa_mm.fileio import (check_not_an_input, load_checkpoint,
+                           write_atomic)
+from poa_mm.utils import check_plain
 
 BRANCHES = ('teacher', 'student')
 # More parameters than any real supernet holds (ViT-L: 0.3 B): metadata that
@@ -219,9 +220,10 @@ def load_subnet_checkpoint(path: str) -> dict:
     message = (f'{path} is not a checkpoint written by '
                'tools/extract_subnet.py')
     try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:
-        raise ValueError(f'{message}: {str(e).splitlines()[0]}') from e
+        ckpt = load_checkpoint(path)
+    except ValueError as e:
+        raise ValueError(f'{e} (not a checkpoint written by '
+                         'tools/extract_subnet.py)') from None
     if not isinstance(ckpt, dict) or not isinstance(
             ckpt.get('meta'), dict) or 'backbone_cfg' not in ckpt['meta']:
         raise ValueError(message)

@@ -7,8 +7,9 @@ from typing import Dict, Tuple
 from mmengine.registry import DefaultScope
 from torch import Tensor
 
+from poa_mm.fileio import load_checkpoint
+from poa_mm.utils import check_plain
 from poa_mm.version import __version__
-from .checkpoint import check_plain, load_checkpoint
 from .extract import build_from_metadata, elastic_family_names, file_sha256
 
 CLASSIFIER_TYPES = ('ElasticImageClassifier',

@@ -15,8 +15,8 @@ import torch
 from mmengine.config import Config
 
 from ..engine.run_metadata import recipe_changes, resume_recipe
+from ..fileio import load_checkpoint
 from ..utils import check_number
-from .checkpoint import load_checkpoint
 
 
 def read_config(path: str) -> Config:

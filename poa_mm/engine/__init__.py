@@ -5,14 +5,14 @@ from .downstream import (
 )
 from .family_eval import FamilyKNNHook
 from .family_val_loop import FamilyTestLoop, FamilyValLoop
-from .hooks import (ElasticSamplingHook, POAScheduleHook,
-                    SupernetMetadataHook, cosine_schedule, scaled_lr)
+from .hooks import ElasticSamplingHook, POAScheduleHook, SupernetMetadataHook
 from .model_wrapper import POADistributedDataParallel
 from .preemption import (PreemptionHook, TrainingPreempted,
                          protect_loader_workers)
 from .optim_constructors import POAOptimWrapperConstructor
 from .optim_wrapper import (BF16AutocastOptimWrapper, NonFiniteLossError,
                             POAOptimWrapper)
+from .schedules import cosine_schedule, scaled_lr
 from .subnet_sampler import SubnetSampler
 from .unreadable_images_hook import UnreadableImagesHook
 

@@ -13,7 +13,8 @@ from mmpretrain.registry import (
     OPTIMIZERS,
 )
 
-from .hooks import unwrap_model
+from ..fileio import load_checkpoint
+from .model_wrapper import unwrap_model
 from .param_groups import layer_decay_scale, no_weight_decay
 
 
@@ -70,8 +71,7 @@ class PretrainedBackboneCheckHook(Hook):
     def before_train(self, runner) -> None:
         if runner.iter > 0:
             return
-        expected = torch.load(self.checkpoint, map_location='cpu',
-                              weights_only=True)['state_dict']
+        expected = load_checkpoint(self.checkpoint)['state_dict']
         expected = {
             k[len(self.prefix):]: v
             for k, v in expected.items() if k.startswith(self.prefix)

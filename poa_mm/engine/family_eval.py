@@ -12,7 +12,7 @@ from mmpretrain.registry import HOOKS
 
 from ..evaluation.knn import (DEFAULT_PIPELINE, KNN_TEMPERATURE, check_ks,
                               evaluate_subnets, folder_pair_loaders)
-from .hooks import unwrap_model
+from .model_wrapper import unwrap_model
 
 
 def autocast_dtype(optim_wrapper) -> Optional[torch.dtype]:

@@ -12,7 +12,7 @@ from mmengine.runner import TestLoop, ValLoop
 from mmpretrain.registry import LOOPS
 
 from ..fileio import write_atomic
-from .hooks import unwrap_model
+from .model_wrapper import unwrap_model
 
 FAMILY_VAL_FILE = 'family_val.json'  # in the work dir, one entry per round
 

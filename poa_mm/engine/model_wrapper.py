@@ -1,7 +1,12 @@
 """A DDP wrapper that runs split-backward steps (POA's, the elastic
 classifier's sandwich step)."""
-from mmengine.model import MMDistributedDataParallel
+from mmengine.model import MMDistributedDataParallel, is_model_wrapper
 from mmengine.registry import MODEL_WRAPPERS
+
+
+def unwrap_model(model):
+    """The model inside a DDP/FSDP wrapper, or the model itself."""
+    return model.module if is_model_wrapper(model) else model
 
 
 @MODEL_WRAPPERS.register_module()

@@ -6,7 +6,7 @@ from mmpretrain.registry import (OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS,
                                  OPTIMIZERS)
 
 from ..utils import check_keys
-from .hooks import unwrap_model
+from .model_wrapper import unwrap_model
 from .param_groups import (CLIP_GROUP, LAST_LAYER, LR_MULT, WD_MULT,
                            layer_decay_scale, no_weight_decay)
 

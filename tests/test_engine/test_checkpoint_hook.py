@@ -10,7 +10,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
-from poa_mm.apis.checkpoint import load_checkpoint
+from poa_mm.fileio import load_checkpoint
 from poa_mm.engine import AtomicCheckpointHook  # noqa: F401 (registers)
 
 

@@ -71,7 +71,7 @@ def test_phases_in_epochs_follow_the_batch(repo_root, fashion_mnist,
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    from poa_mm.engine.hooks import unwrap_model
+    from poa_mm.engine.model_wrapper import unwrap_model
     gpu = Config.fromfile(
         f'{repo_root}/configs/poa/poa_vit-tiny_1xb256-3e_fashion-mnist.py')
     hooks = {}

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from poa_mm.apis.checkpoint import load_checkpoint
+from poa_mm.fileio import load_checkpoint
 from test_train import records, write_config
 
 pytestmark = pytest.mark.slow  # subprocess runs of the tools

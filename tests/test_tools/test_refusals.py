@@ -134,7 +134,7 @@ def test_train_refuses_empty_configs_folders_and_a_bare_pytorch_launcher(
 
 
 def test_truncated_or_foreign_checkpoints_are_described_plainly(tmp_path):
-    from poa_mm.apis.checkpoint import load_checkpoint
+    from poa_mm.fileio import load_checkpoint
     whole = tmp_path / 'whole.pth'
     torch.save(dict(state_dict={'w': torch.zeros(64, 64)}), whole)
     data = whole.read_bytes()

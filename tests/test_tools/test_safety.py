@@ -6,7 +6,8 @@ import sys
 import pytest
 import torch
 
-from poa_mm.apis.checkpoint import check_plain, load_checkpoint
+from poa_mm.fileio import load_checkpoint
+from poa_mm.utils import check_plain
 from poa_mm.apis.extract import load_poa_checkpoint, load_subnet_checkpoint
 
 pytestmark = pytest.mark.slow  # subprocess runs of the tools
