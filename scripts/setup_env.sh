@@ -21,11 +21,19 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   exit 0
 fi
 
+# Each step prints what it did and its seconds.
+t0=$SECONDS
+done_step() { echo "[setup] $1 ($((SECONDS - t0)) s)"; t0=$SECONDS; }
+
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 PIP="$VENV/bin/python -m pip"
 $PIP install -q --upgrade pip
 $PIP install -q "setuptools>=77.0.3,<82" wheel
+done_step "venv and pip"
+# PyPI offers torch for x86_64 Linux as its CUDA build only (the CPU build lives on
+# download.pytorch.org, which these machines cannot reach): docs/development.md, "Set-up".
 $PIP install -q "torch==$TORCH" "torchvision==$TORCHVISION"
+done_step "torch $TORCH, torchvision $TORCHVISION"
 
 # mmcv's ops: CUDA kernels when torch is a CUDA build, a matching nvcc is on the PATH and a GPU is visible
 # (or TORCH_CUDA_ARCH_LIST names the architectures); CPU kernels otherwise.
@@ -76,9 +84,12 @@ if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$
   $PIP install -q --no-deps --force-reinstall "$wheel"
   echo "$VARIANT" > "$MARKER"
 fi
+done_step "mmcv $MMCV ($VARIANT ops)"
 
 $PIP install -q -r requirements.txt -r requirements-dev.txt
 $PIP install -q --no-deps --no-build-isolation -e .
+done_step "requirements and poa_mm"
 "$VENV/bin/python" -c "import mmcv.ops, mmpretrain.models, mmdet.models, mmseg.models, poa_mm"
+done_step "import check"
 echo "$want" > "$STAMP"
 echo "[setup] done: $VENV"

@@ -66,8 +66,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='mixed precision: fp16 AMP on GPU, bf16 autocast on CPU '
-        '(POA configs: bf16 autocast everywhere)')
+        help='bf16 autocast, on GPU and CPU (as the evaluation tools\' '
+        '--amp); for fp16 AMP set optim_wrapper.type=AmpOptimWrapper')
     parser.add_argument(
         '--cfg-options',
         nargs='+',

@@ -32,21 +32,17 @@ def read_config(path: str) -> Config:
 
 
 def apply_amp(cfg: Config) -> None:
-    """``--amp``: mixed precision in the config's optimizer wrapper: fp16
-    AMP on GPU, bf16 autocast on CPU, bf16 autocast everywhere for
-    ``POAOptimWrapper`` (which keeps its per-module clipping)."""
+    """``--amp``: bf16 autocast in the config's optimizer wrapper, on GPU
+    and CPU alike (the evaluation tools' ``--amp`` too; bf16 needs no loss
+    scaler). ``POAOptimWrapper`` keeps its per-module clipping; a plain
+    ``OptimWrapper`` becomes ``BF16AutocastOptimWrapper``; any other
+    wrapper (an ``AmpOptimWrapper`` the config chose: fp16) is left as
+    the config says."""
     optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
     if optim_wrapper.split('.')[-1] == 'POAOptimWrapper':
-        # Keeps its per-module clipping; bf16 needs no loss scaler. On
-        # CPU --amp is the explicit choice of bf16 autocast.
         cfg.optim_wrapper.dtype = 'bfloat16'
         cfg.optim_wrapper.cpu_autocast = True
-    elif torch.cuda.is_available():
-        if optim_wrapper in ('OptimWrapper', 'mmengine.OptimWrapper'):
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    else:
-        # AmpOptimWrapper refuses CPU; bf16 autocast works on both.
+    elif optim_wrapper in ('OptimWrapper', 'mmengine.OptimWrapper'):
         cfg.optim_wrapper.type = 'mmpretrain.BF16AutocastOptimWrapper'
 
 

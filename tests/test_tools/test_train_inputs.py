@@ -324,3 +324,19 @@ def test_settings_of_the_wrong_name_or_type_are_refused(
         '--cfg-options', *micro_options(fashion_mnist), option])
     assert expected in message
     assert not (tmp_path / 'w' / 'iter_2.pth').exists()
+
+
+def test_amp_means_bf16_autocast_for_every_wrapper_it_changes():
+    from mmengine.config import Config
+
+    from poa_mm.apis.training import apply_amp
+    wrappers = dict(poa=dict(type='POAOptimWrapper'), plain=dict(),
+                    fp16=dict(type='AmpOptimWrapper'))
+    done = {}
+    for name, wrapper in wrappers.items():
+        cfg = Config(dict(optim_wrapper=dict(wrapper, optimizer=dict())))
+        apply_amp(cfg)
+        done[name] = (cfg.optim_wrapper.type, cfg.optim_wrapper.get('dtype'))
+    assert done == dict(poa=('POAOptimWrapper', 'bfloat16'),
+                        plain=('mmpretrain.BF16AutocastOptimWrapper', None),
+                        fp16=('AmpOptimWrapper', None))
