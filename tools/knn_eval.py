@@ -58,7 +58,7 @@ def main(argv=None):
     device, dtype = device_and_dtype(args)
     cfg = Config.fromfile(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    from poa_mm.apis.evaluation import (
+    from poa_mm.apis.eval_common import (
         format_table,
         labelled_loaders,
         load_poa_model,

@@ -38,7 +38,7 @@ def main(argv=None):
     from mmengine.registry import init_default_scope
     from mmengine.runner.utils import set_random_seed
 
-    from poa_mm.apis.evaluation import labelled_loaders, load_poa_model
+    from poa_mm.apis.eval_common import labelled_loaders, load_poa_model
     from poa_mm.cli.eval_args import (
         check_out_dir,
         device_and_dtype,

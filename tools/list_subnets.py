@@ -21,7 +21,7 @@ import os.path as osp
 
 import torch
 
-from poa_mm.apis.evaluation import format_table, write_rows
+from poa_mm.apis.eval_common import format_table, write_rows
 from poa_mm.apis.family import (
     build_meta_backbone,
     plot_pareto,

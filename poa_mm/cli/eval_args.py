@@ -2,7 +2,7 @@
 tools/linear_probe.py."""
 import argparse
 
-from ..apis.evaluation import format_table, write_rows
+from ..apis.eval_common import format_table, write_rows
 from ..evaluation.device import resolve_device, resolve_dtype
 from ..evaluation.linear_probe import PROBE_LRS, linear_probe
 

@@ -1,12 +1,10 @@
 from .checkpoint_hook import AtomicCheckpointHook
-from .downstream import (
-                         BackboneLayerDecayOptimWrapperConstructor,
-                         PretrainedBackboneCheckHook,
-)
-from .family_eval import FamilyKNNHook
+from .family_knn_hook import FamilyKNNHook
 from .family_val_loop import FamilyTestLoop, FamilyValLoop
 from .hooks import ElasticSamplingHook, POAScheduleHook, SupernetMetadataHook
 from .model_wrapper import POADistributedDataParallel
+from .pretrained_backbone import (BackboneLayerDecayOptimWrapperConstructor,
+                                  PretrainedBackboneCheckHook)
 from .preemption import (PreemptionHook, TrainingPreempted,
                          protect_loader_workers)
 from .optim_constructors import POAOptimWrapperConstructor

@@ -14,7 +14,7 @@ from mmpretrain.registry import MODELS
 
 import poa_mm
 from poa_mm.apis.config_check import check_cfg_options, check_config_keys
-from poa_mm.apis.evaluation import load_poa_model
+from poa_mm.apis.eval_common import load_poa_model
 from poa_mm.apis.extract import build_from_metadata, load_subnet_checkpoint
 from poa_mm.apis.family import build_meta_backbone
 from poa_mm.apis.training import check_weights_fit
