@@ -71,3 +71,34 @@ def test_custom_folder_example_trains_on_an_unlabelled_folder(tmp_path):
     assert len(runner.train_dataloader.dataset) == 6
     runner.train()
     assert (tmp_path / 'work' / 'iter_2.pth').exists()
+
+
+PAPER_RECIPES = [c for c in CONFIGS if 'fashion-mnist' not in c
+                 and '/poa/' in c]
+
+
+@pytest.mark.parametrize('path', PAPER_RECIPES, ids=osp.basename)
+def test_paper_recipes_are_made_of_base_files_only(path):
+    """A change to one recipe never changes another: each states its
+    parts once, in configs/_base_/."""
+    bases = Config._get_base_files(path)
+    assert bases and all(b.startswith('../_base_/') for b in bases), bases
+
+
+def test_schedule_hook_defaults_are_the_papers_and_no_config_restates_them():
+    import inspect
+
+    from poa_mm.engine import POAScheduleHook
+    defaults = {name: p.default for name, p in inspect.signature(
+        POAScheduleHook).parameters.items()}
+    assert (defaults['lr_min'], defaults['weight_decay'],
+            defaults['momentum'], defaults['teacher_temp'],
+            defaults['iter_num_scale']) == (2e-5, (0.04, 0.4),
+                                            (0.992, 0.9999), (0.04, 0.07), 1.)
+    for path in CONFIGS:
+        for hook in Config.fromfile(path).get('custom_hooks', []):
+            if hook['type'] == 'POAScheduleHook':
+                restated = sorted(
+                    k for k, v in hook.items() if k in defaults and
+                    (tuple(v) if isinstance(v, list) else v) == defaults[k])
+                assert not restated, (osp.basename(path), restated)

@@ -4,7 +4,12 @@
 # x 40 images, 2400 effective epochs (692 passes of 1000 iterations).
 # Numbers follow the official code (resnet_ssl_default_config.yaml +
 # train/resnet_ee2400.yaml; the ee2400 yaml sets the iBOT start to 30).
-_base_ = ['./poa_vit-l16_32xb50-1200e_in1k.py']
+_base_ = [
+    '../_base_/models/poa.py',
+    '../_base_/datasets/imagenet_poa_multicrop.py',
+    '../_base_/schedules/poa_adamw.py',
+    '../_base_/poa_runtime.py',
+]
 
 iters_per_epoch = 1000
 max_iters = 692 * iters_per_epoch  # 692,000
@@ -13,7 +18,7 @@ max_iters = 692 * iters_per_epoch  # 692,000
 lr_scaling = dict(base_lr=0.004, ref_batch=1024, rule='sqrt')
 
 model = dict(
-    backbone=dict(_delete_=True, type='ElasticResNet', arch='paper'),
+    backbone=dict(type='ElasticResNet', arch='paper'),
     head=dict(in_channels=2048),
     data_preprocessor=dict(mask_grid=(14, 14), mask_ratio_range=(0.1, 0.3)))
 train_dataloader = dict(batch_size=40)
@@ -25,16 +30,13 @@ custom_hooks = [
     dict(
         type='POAScheduleHook',
         lr_scaling=lr_scaling,
-        lr_min=2e-5,
         warmup_iters=30 * iters_per_epoch,
-        weight_decay=(0.04, 0.4),
-        momentum=(0.992, 0.9999),
-        teacher_temp=(0.04, 0.07),
         teacher_temp_warmup_iters=30 * iters_per_epoch,
         freeze_last_layer_iters=1 * iters_per_epoch,
-        ibot_start_iter=30 * iters_per_epoch,
-        iter_num_scale=1.0),  # reaches the nominal end values
+        ibot_start_iter=30 * iters_per_epoch),  # no iter_num_scale: the
+    # cosines reach the nominal end values
     dict(type='ElasticSamplingHook'),
 ]
 default_hooks = dict(
+    logger=dict(interval=50),
     checkpoint=dict(interval=10 * iters_per_epoch))

@@ -6,7 +6,12 @@
 # Deliberate differences from the official code: shifts alternate by
 # position among kept blocks and the patch-embed LayerNorm runs over the
 # active width, so that every sub-network is a stock SwinTransformer.
-_base_ = ['./poa_vit-l16_32xb50-1200e_in1k.py']
+_base_ = [
+    '../_base_/models/poa.py',
+    '../_base_/datasets/imagenet_poa_multicrop.py',
+    '../_base_/schedules/poa_adamw.py',
+    '../_base_/poa_runtime.py',
+]
 
 iters_per_epoch = 625
 max_iters = 346 * iters_per_epoch  # 216,250
@@ -16,7 +21,6 @@ lr_scaling = dict(base_lr=0.004, ref_batch=1024, rule='sqrt')
 
 model = dict(
     backbone=dict(
-        _delete_=True,
         type='ElasticSwin',
         arch='base',
         drop_path_rate=0.2),  # linspace(0, 0.2) over the 24 original blocks
@@ -28,11 +32,7 @@ custom_hooks = [
     dict(
         type='POAScheduleHook',
         lr_scaling=lr_scaling,
-        lr_min=2e-5,
         warmup_iters=30 * iters_per_epoch,
-        weight_decay=(0.04, 0.4),
-        momentum=(0.992, 0.9999),
-        teacher_temp=(0.04, 0.07),
         teacher_temp_warmup_iters=30 * iters_per_epoch,
         freeze_last_layer_iters=1 * iters_per_epoch,
         ibot_start_iter=30 * iters_per_epoch,
@@ -40,4 +40,5 @@ custom_hooks = [
     dict(type='ElasticSamplingHook'),
 ]
 default_hooks = dict(
+    logger=dict(interval=50),
     checkpoint=dict(interval=10 * iters_per_epoch))

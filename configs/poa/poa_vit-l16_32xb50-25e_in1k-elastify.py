@@ -8,7 +8,12 @@
 #   python tools/elastify.py vit-l.pth --format dinov2 --config THIS \
 #       --data data/imagenet/train --out init.pth
 #   bash tools/dist_train.sh THIS 8 --cfg-options load_from=init.pth
-_base_ = ['./poa_vit-l16_32xb50-1200e_in1k.py']
+_base_ = [
+    '../_base_/models/poa_vit-l16.py',
+    '../_base_/datasets/imagenet_poa_multicrop.py',
+    '../_base_/schedules/poa_adamw.py',
+    '../_base_/poa_runtime.py',
+]
 
 iters_per_epoch = 800
 max_iters = 25 * iters_per_epoch
@@ -18,14 +23,13 @@ custom_hooks = [
         type='POAScheduleHook',
         lr_scaling=dict(base_lr=0.001, ref_batch=1024, rule='sqrt'),
         lr_min=1e-6,
-        warmup_iters=0,
         weight_decay=(0.04, 0.2),
         momentum=(0.996, 0.9999),
         teacher_temp=(0.07, 0.07),
-        teacher_temp_warmup_iters=0,
         # The new heads' last layer waits one epoch, as from scratch.
-        freeze_last_layer_iters=1 * iters_per_epoch,
-        ibot_start_iter=0,
-        iter_num_scale=1.0),
+        freeze_last_layer_iters=1 * iters_per_epoch),
     dict(type='ElasticSamplingHook'),
 ]
+default_hooks = dict(
+    logger=dict(interval=50),
+    checkpoint=dict(interval=10 * iters_per_epoch))

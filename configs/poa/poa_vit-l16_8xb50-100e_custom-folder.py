@@ -3,7 +3,12 @@
 # docs/pretrain_custom_data.md walks through it. What must change together
 # with your data is computed below from three numbers: the folder's image
 # count, the global batch and the epochs.
-_base_ = ['./poa_vit-l16_32xb50-1200e_in1k.py']
+_base_ = [
+    '../_base_/models/poa_vit-l16.py',
+    '../_base_/datasets/imagenet_poa_multicrop.py',
+    '../_base_/schedules/poa_adamw.py',
+    '../_base_/poa_runtime.py',
+]
 
 # Any tree of image files under data_root (jpg, png, ...); no labels or class
 # folders needed. `find data/my_images -type f | wc -l` gives num_images.
@@ -31,11 +36,7 @@ custom_hooks = [
     dict(
         type='POAScheduleHook',
         lr_scaling=dict(base_lr=0.004, ref_batch=1024, rule='sqrt'),
-        lr_min=2e-5,
         warmup_iters=min(10, epochs // 10) * iters_per_epoch,
-        weight_decay=(0.04, 0.4),
-        momentum=(0.992, 0.9999),
-        teacher_temp=(0.04, 0.07),
         teacher_temp_warmup_iters=min(30, epochs // 3) * iters_per_epoch,
         freeze_last_layer_iters=iters_per_epoch,
         ibot_start_iter=min(30, epochs // 3) * iters_per_epoch,
@@ -43,6 +44,7 @@ custom_hooks = [
     dict(type='ElasticSamplingHook'),
 ]
 default_hooks = dict(
+    logger=dict(interval=50),
     checkpoint=dict(interval=max(epochs // 10, 1) * iters_per_epoch))
 
 # Labelled folders for tools/knn_eval.py and tools/linear_probe.py, if you

@@ -26,15 +26,12 @@ custom_hooks = [
     dict(
         type='POAScheduleHook',
         lr_scaling={{_base_.lr_scaling}},
-        lr_min=2e-5,
         warmup_epochs=0.1 * max_epochs,
-        weight_decay=(0.04, 0.4),
         momentum=(0.98, 0.9999),
         teacher_temp=(0.02, 0.02),
         teacher_temp_warmup_epochs=0.3 * max_epochs,
         freeze_last_layer_epochs=0.1 * max_epochs,
-        ibot_start_epoch=0.3 * max_epochs,
-        iter_num_scale=1.0),
+        ibot_start_epoch=0.3 * max_epochs),
     dict(type='ElasticSamplingHook'),
     {{_base_.family_knn_hook}},
 ]

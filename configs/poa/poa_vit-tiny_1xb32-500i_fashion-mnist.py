@@ -97,15 +97,12 @@ custom_hooks = [
     dict(
         type='POAScheduleHook',
         lr_scaling=lr_scaling,
-        lr_min=2e-5,
         warmup_iters=iters_per_epoch,
-        weight_decay=(0.04, 0.4),
         momentum=(0.98, 0.9999),
         teacher_temp=(0.02, 0.02),
         teacher_temp_warmup_iters=3 * iters_per_epoch,
         freeze_last_layer_iters=iters_per_epoch,
-        ibot_start_iter=3 * iters_per_epoch,
-        iter_num_scale=1.0),
+        ibot_start_iter=3 * iters_per_epoch),
     dict(type='ElasticSamplingHook'),
     family_knn_hook,
 ]
