@@ -36,8 +36,23 @@ def test_the_docs_name_commands():
     assert '--subnets' in found['tools/knn_eval.py']
 
 
-def test_model_zoo_table_is_current():
+def test_model_zoo_table_and_metafile_are_current():
+    """README table, metafile.yml and model-index.yml as generated; the
+    index reaches every POA config, each in the collection."""
+    import glob
+
+    import yaml
     assert load_script('tools/model_zoo.py').main(['--check']) == 0
+    index = yaml.safe_load(open(osp.join(ROOT, 'model-index.yml')))
+    (metafile, ) = index['Import']
+    meta = yaml.safe_load(open(osp.join(ROOT, metafile)))
+    assert [c['Name'] for c in meta['Collections']] == ['POA']
+    configs = sorted(m['Config'] for m in meta['Models'])
+    assert configs == sorted(
+        osp.relpath(p, ROOT)
+        for p in glob.glob(osp.join(ROOT, 'configs', 'poa', '*.py')))
+    assert all(m['In Collection'] == 'POA' and m['Metadata']['Parameters'] > 0
+               for m in meta['Models'])
 
 
 @pytest.mark.slow
