@@ -11,13 +11,13 @@
 # - a constant teacher temperature 0.02 (paper 0.04 -> 0.07 over 30
 #   epochs): sharper targets from the same small logit differences. Screened
 #   at 300 iterations against 0.04 (and drop path 0.1 / 0.2): the smallest
-#   sub-network gained most (docs/experiments.md);
+#   sub-network gained most (docs/benchmarks.md);
 # - a smaller head (256 hidden, 64 bottleneck, 128..1024 prototypes; paper
 #   2048 / 256 / 8192..65536);
 # - a faster teacher (EMA from 0.98; paper 0.992).
 # The peak lr is 3e-3 at a global batch of 256, scaled by the sqrt rule
 # (1.06e-3 at this batch of 32): lr ~1e-3 at batch 32 beat 3e-3 for every
-# size on the CPU (docs/experiments.md), and 3e-3 at batch 256 was the GPU
+# size on the CPU (docs/benchmarks.md), and 3e-3 at batch 256 was the GPU
 # run's. poa_vit-tiny_1xb256-3e_fashion-mnist.py is this recipe on a GPU.
 _base_ = ['../_base_/poa_runtime.py']
 
