@@ -5,7 +5,9 @@
 
 ONNX Runtime runs the file against PyTorch (at another batch size than the
 traced one with --dynamic-batch); the file is written only when they agree
-to 1e-4 relative. Outputs: the backbone's feature tuple (out0, out1, ...).
+to 1e-4 relative. Outputs: the backbone's feature tuple (out0, out1, ...),
+or for a classifier extracted from an ElasticImageClassifier checkpoint its
+class scores (logits).
 """
 import argparse
 import sys
@@ -19,7 +21,8 @@ MAX_SIZE = 8192  # px: far above any backbone's input, far below a crash
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument('checkpoint', help='written by tools/extract_subnet.py')
+    p.add_argument('checkpoint', help='written by tools/extract_subnet.py '
+                   '(a backbone or a classifier)')
     p.add_argument('--out', required=True)
     p.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'))
     p.add_argument('--dynamic-batch', action='store_true')

@@ -1,7 +1,7 @@
 """Export an extracted sub-network to ONNX, checked with ONNX Runtime."""
 import os.path as osp
 from contextlib import ExitStack
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -23,6 +23,17 @@ class _Outputs(torch.nn.Module):
         return tuple(self.backbone(images))
 
 
+class _Logits(torch.nn.Module):
+    """A stock ``ImageClassifier``'s class scores (one ONNX output)."""
+
+    def __init__(self, classifier: torch.nn.Module):
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, images):
+        return (self.classifier(images, mode='tensor'), )
+
+
 def build_subnet_backbone(path: str) -> torch.nn.Module:
     """The standard backbone of an extracted checkpoint, weights loaded
     strictly, in eval mode."""
@@ -35,6 +46,28 @@ def build_subnet_backbone(path: str) -> torch.nn.Module:
          for k, v in ckpt['state_dict'].items()}, strict=True)
     model.eval()
     return model
+
+
+def build_subnet_classifier(path: str) -> torch.nn.Module:
+    """The stock ``ImageClassifier`` of an extracted classifier checkpoint
+    (backbone, neck and head), weights loaded strictly, in eval mode."""
+    ckpt = load_subnet_checkpoint(path)
+    meta = ckpt['meta']
+    model = build_from_metadata(
+        dict(type='ImageClassifier', backbone=meta['backbone_cfg'],
+             neck=meta['neck_cfg'], head=meta['head_cfg']), f'{path}: meta')
+    model.load_state_dict(ckpt['state_dict'], strict=True)
+    model.eval()
+    return model
+
+
+def build_subnet_model(path: str) -> Tuple[torch.nn.Module, List[str]]:
+    """What an extracted checkpoint exports and its output names: a
+    classifier's class scores (``logits``), else the backbone's feature
+    tuple (``out0``, ``out1``, ...)."""
+    if 'head_cfg' in load_subnet_checkpoint(path)['meta']:
+        return _Logits(build_subnet_classifier(path)), ['logits']
+    return _Outputs(build_subnet_backbone(path)), []
 
 
 def export_onnx(subnet_checkpoint: str, out: str,
@@ -56,7 +89,7 @@ def export_onnx(subnet_checkpoint: str, out: str,
 
     if osp.exists(out) and not overwrite:
         raise FileExistsError(f'{out} exists; pass --overwrite to replace it')
-    model = _Outputs(build_subnet_backbone(subnet_checkpoint))
+    model, names = build_subnet_model(subnet_checkpoint)
     cfg = load_subnet_checkpoint(subnet_checkpoint)['meta']['backbone_cfg']
     h, w = as_hw(input_size or cfg.get('img_size', 224))
     channels = cfg.get('in_channels', 3)
@@ -66,7 +99,7 @@ def export_onnx(subnet_checkpoint: str, out: str,
                         generator=g)
     with torch.no_grad():
         expected = model(check)
-    names = [f'out{i}' for i in range(len(expected))]
+    names = names or [f'out{i}' for i in range(len(expected))]
     axes = {n: {0: 'batch'} for n in ['images'] + names}
     report = {}
 

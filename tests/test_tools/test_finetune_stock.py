@@ -111,6 +111,20 @@ def test_every_size_in_one_run_then_stock_test(family, poa_checkpoints,
     assert stock.shape == elastic.shape == (100, 10)
     assert (stock - elastic).abs().max() <= 1e-5
 
+    # The same classifier through ONNX Runtime: the elastic model's logits.
+    import onnxruntime as ort
+
+    from poa_mm.apis.onnx_export import export_onnx
+    onnx_path = str(tmp_path / 'cls.onnx')
+    report = export_onnx(cls, onnx_path)
+    assert report['outputs'] == [[10]]
+    x = torch.randn(2, 3, *report['input_size'],
+                    generator=torch.Generator().manual_seed(1))
+    (got, ) = ort.InferenceSession(onnx_path).run(None, {'images': x.numpy()})
+    with torch.no_grad(), model.backbone.subnet(space.resolve('min')):
+        want = model(x, mode='tensor')
+    assert abs(got - want.numpy()).max() <= 1e-4 * want.abs().max()
+
 
 def test_one_size_with_stock_train_test_and_resume(poa_checkpoints,
                                                    fashion_mnist, tmp_path):
