@@ -21,11 +21,12 @@ from poa_mm.cli.errors import describe, one_line_errors
 
 @one_line_errors
 def main(argv=None):
+    from poa_mm.apis.elastify import FORMATS
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument('source', help='.pth or .safetensors')
     p.add_argument('--format', required=True,
-                   choices=['mmpretrain', 'timm', 'dinov2'])
+                   choices=FORMATS)
     p.add_argument('--config', required=True, help='a POA config')
     p.add_argument('--out', required=True)
     p.add_argument('--data', help='image folder for the importance order')

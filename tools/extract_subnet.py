@@ -24,6 +24,7 @@ from poa_mm.cli.errors import describe, one_line_errors
 
 
 def parse_args(argv=None):
+    from poa_mm.apis.extract import BRANCHES, SUBNET_FORMATS
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument('checkpoint', help='a POA training checkpoint')
@@ -40,9 +41,9 @@ def parse_args(argv=None):
     p.add_argument('--accuracy', help='knn.json (tools/knn_eval.py)')
     p.add_argument('--metric', default='k20', help='accuracy column')
     p.add_argument('--from', dest='branch', default='teacher',
-                   choices=['teacher', 'student'])
+                   choices=BRANCHES)
     p.add_argument('--format', default='mmpretrain',
-                   choices=['mmpretrain', 'timm'],
+                   choices=SUBNET_FORMATS,
                    help='mmpretrain: a checkpoint for the standard backbone; '
                    'timm (ViT): a safetensors state dict for '
                    'timm.create_model plus a .json of its arguments')

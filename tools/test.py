@@ -17,6 +17,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 from poa_mm.apis.training import (
+    LAUNCHERS,
     check_weights_fit,
     cpu_model_wrapper,
     init_cpu_distributed,
@@ -34,7 +35,7 @@ def parse_args(argv=None):
     p.add_argument('--out', help="dump each image's prediction (a pickle)")
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override settings in the config, key=value pairs')
-    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'],
+    p.add_argument('--launcher', choices=LAUNCHERS,
                    default='none')
     p.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = p.parse_args(argv)

@@ -14,12 +14,13 @@ from poa_mm.cli.errors import one_line_errors
 
 
 def parse_args(argv=None):
+    from poa_mm.apis.downstream.mmdet import DET_TEMPLATES
     from poa_mm.cli.downstream_args import add_common_args, check_positive
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     add_common_args(p)
     p.add_argument('--template', required=True,
-                   choices=['mask-rcnn', 'cascade-mask-rcnn'])
+                   choices=list(DET_TEMPLATES))
     p.add_argument('--img-scale', type=int, nargs='+', default=[1333, 800],
                    metavar=('LONG', 'SHORT'),
                    help='resize bound, long and short side (one number: '

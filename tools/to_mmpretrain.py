@@ -25,6 +25,7 @@ from poa_mm.cli.errors import one_line_errors
 
 
 def parse_args(argv=None):
+    from poa_mm.apis.extract import BRANCHES
     from poa_mm.cli.downstream_args import add_common_args, check_positive
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
@@ -34,7 +35,7 @@ def parse_args(argv=None):
                    help='SUBNET_CHECKPOINT is a POA training checkpoint: '
                    'fine-tune every size in one run')
     p.add_argument('--from', dest='branch', default='teacher',
-                   choices=['teacher', 'student'],
+                   choices=BRANCHES,
                    help='--elastic: the supernet to start from')
     p.add_argument('--subnets', nargs='+', default=None,
                    help='--elastic: sizes the sampled branches come from '

@@ -16,12 +16,12 @@ from poa_mm.cli.errors import one_line_errors
 
 
 def parse_args(argv=None):
+    from poa_mm.apis.downstream.mmseg import SEG_TEMPLATES
     from poa_mm.cli.downstream_args import add_common_args, check_positive
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     add_common_args(p)
-    p.add_argument('--template', required=True, choices=['upernet',
-                                                          'linear'])
+    p.add_argument('--template', required=True, choices=SEG_TEMPLATES)
     p.add_argument('--classes-file', default=None)
     p.add_argument('--crop-size', type=int, nargs='+', default=[512],
                    metavar=('H', 'W'),

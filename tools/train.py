@@ -17,6 +17,7 @@ from poa_mm.apis.config_check import (
     check_data_roots,
 )
 from poa_mm.apis.training import (
+    LAUNCHERS,
     add_run_hooks,
     apply_amp,
     apply_resume,
@@ -73,11 +74,8 @@ def parse_args(argv=None):
         nargs='+',
         action=DictAction,
         help='override settings in the config, key=value pairs')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm'],
-        default='none',
-        help='job launcher')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help='job launcher')
     parser.add_argument(
         '--unsafe-load',
         action='store_true',

@@ -18,6 +18,9 @@ from poa_mm.fileio import (check_not_an_input, load_checkpoint,
 from poa_mm.utils import check_plain
 
 BRANCHES = ('teacher', 'student')
+# What tools/extract_subnet.py writes: a standard MMPretrain backbone
+# checkpoint, or a timm state dict (ViT).
+SUBNET_FORMATS = ('mmpretrain', 'timm')
 # More parameters than any real supernet holds (ViT-L: 0.3 B): metadata that
 # asks for more is crafted or corrupt, and building it would exhaust memory.
 MAX_PARAMS = 10**10

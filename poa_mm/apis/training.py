@@ -19,6 +19,10 @@ from ..fileio import load_checkpoint
 from ..utils import check_number
 
 
+# tools/train.py's and tools/test.py's --launcher (MMPretrain's choices).
+LAUNCHERS = ('none', 'pytorch', 'slurm')
+
+
 def read_config(path: str) -> Config:
     """``Config.fromfile`` with one-line errors (``ValueError``)."""
     if not osp.isfile(path):
