@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from mmcv.cnn.bricks.transformer import PatchEmbed
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.models.backbones.swin_transformer import SwinBlockSequence
-from mmpretrain.models.utils import ShiftWindowMSA
+from mmpretrain.models.utils import ShiftWindowMSA, to_2tuple
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
@@ -373,7 +373,7 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
         LayerNorms (5 per element)."""
         spec = self.search_space.resolve(spec)
         size = input_size or self.img_size
-        h, w = (size, size) if isinstance(size, int) else map(int, size)
+        h, w = map(int, to_2tuple(size))
         p, ws = self.patch_size, self.window_size
         h, w = -(-h // p), -(-w // p)
         c = spec.width

@@ -1,6 +1,7 @@
 """iBOT masked-patch loss with Sinkhorn-Knopp targets."""
 import torch
 import torch.distributed as dist
+from mmengine.dist import is_distributed
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
@@ -25,7 +26,7 @@ class IBOTPatchLoss(SinkhornTargetLoss):
         """Targets of this rank's masked patches, balanced over all ranks'
         masked patches (their total is all-reduced)."""
         n = torch.tensor(teacher_logits.shape[0], device=teacher_logits.device)
-        if dist.is_available() and dist.is_initialized():
+        if is_distributed():
             dist.all_reduce(n)
         return super().teacher_targets(teacher_logits, teacher_temp, int(n))
 

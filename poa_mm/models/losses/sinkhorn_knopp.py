@@ -4,15 +4,12 @@ from typing import Optional
 import torch
 import torch.distributed as dist
 import torch.nn as nn
+from mmengine.dist import is_distributed
 from torch import Tensor
 
 
-def _dist_ready() -> bool:
-    return dist.is_available() and dist.is_initialized()
-
-
 def _all_reduce(t: Tensor, op=None) -> Tensor:
-    if _dist_ready():
+    if is_distributed():
         dist.all_reduce(t, op=op or dist.ReduceOp.SUM)
     return t
 
@@ -44,7 +41,7 @@ def sinkhorn_knopp(logits: Tensor,
     q = torch.exp(logits - peak).t()  # (K, rows)
     n_protos = q.shape[0]
     if n_samples is None:
-        world = dist.get_world_size() if _dist_ready() else 1
+        world = dist.get_world_size() if is_distributed() else 1
         n_samples = q.shape[1] * world
     q /= _all_reduce(q.sum())
     for _ in range(n_iterations):
