@@ -19,7 +19,7 @@ demo: data
 # Two pytest workers (pytest-xdist, one file per worker at a time), one thread each: on
 # 2 cores 1.3x faster than one process with two threads (docs/development.md, "Tests").
 test: setup
-	@src=$(FMNIST) && FASHION_MNIST_SRC=$$src OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile tests
+	@src=$(FMNIST) && FASHION_MNIST_SRC=$$src OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile --durations=20 tests
 
 # On a GPU machine (torch with CUDA; no OpenMMLab or network needed): the cuda test tier, a
 # tiny pre-training with FamilyKNNHook, k-NN on the GPU and the GPU step benchmark, from the
