@@ -19,34 +19,28 @@
 # (1.06e-3 at this batch of 32): lr ~1e-3 at batch 32 beat 3e-3 for every
 # size on the CPU (docs/benchmarks.md), and 3e-3 at batch 256 was the GPU
 # run's. poa_vit-tiny_1xb256-3e_fashion-mnist.py is this recipe on a GPU.
-_base_ = ['../_base_/poa_runtime.py']
+_base_ = ['../_base_/models/poa.py', '../_base_/poa_runtime.py']
 
 max_iters = 500
 iters_per_epoch = 50  # schedule "epochs" for the scaled-down recipe
 lr_scaling = dict(base_lr=3e-3, ref_batch=256, rule='sqrt')
 
+# POA's algorithm and loss weights from the base; a smaller head.
 model = dict(
-    type='POA',
     backbone=dict(
         type='ElasticViT',
         arch='tiny',
         drop_path_rate=0.2,  # the paper's (batch-subset stochastic depth)
         layer_scale_init_value=0.1),
     head=dict(
-        type='MultiProjectionHead',
         in_channels=192,
         num_prototypes=(128, 256, 512, 1024),
         hidden_channels=256,
         bottleneck_channels=64),
-    lambda_intact=0.8,
-    koleo_weight=0.1,
     data_preprocessor=dict(
-        type='POADataPreprocessor',
         mean=(72.94, 72.94, 72.94),  # Fashion-MNIST pixel statistics
         std=(90.02, 90.02, 90.02),
-        mask_grid=(7, 7),
-        mask_ratio_range=(0.1, 0.5),
-        mask_probability=0.5),
+        mask_grid=(7, 7)),
 )
 
 data_root = 'data/fashion_mnist'
