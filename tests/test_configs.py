@@ -89,8 +89,12 @@ def test_schedule_hook_defaults_are_the_papers_and_no_config_restates_them():
     import inspect
 
     from poa_mm.engine import POAScheduleHook
+    from poa_mm.engine.hooks import PAPER_LR_SCALING
     defaults = {name: p.default for name, p in inspect.signature(
         POAScheduleHook).parameters.items()}
+    assert PAPER_LR_SCALING == dict(base_lr=0.004, ref_batch=1024,
+                                    rule='sqrt')
+    defaults['lr_scaling'] = PAPER_LR_SCALING
     assert (defaults['lr_min'], defaults['weight_decay'],
             defaults['momentum'], defaults['teacher_temp'],
             defaults['iter_num_scale']) == (2e-5, (0.04, 0.4),

@@ -15,9 +15,8 @@ _base_ = [
 
 iters_per_epoch = 625
 max_iters = 346 * iters_per_epoch  # 216,250
-# Peak lr: the sqrt rule of the ViT recipe on the real global batch
-# (0.004 * sqrt(2048 / 1024) on 32 GPUs; paper: linear).
-lr_scaling = dict(base_lr=0.004, ref_batch=1024, rule='sqrt')
+# Peak lr: the hook's default, the sqrt rule of the ViT recipe on the real
+# global batch (0.004 * sqrt(2048 / 1024) on 32 GPUs; paper: linear).
 
 model = dict(
     backbone=dict(
@@ -31,7 +30,6 @@ train_cfg = dict(max_iters=max_iters)
 custom_hooks = [
     dict(
         type='POAScheduleHook',
-        lr_scaling=lr_scaling,
         warmup_iters=30 * iters_per_epoch,
         teacher_temp_warmup_iters=30 * iters_per_epoch,
         freeze_last_layer_iters=1 * iters_per_epoch,

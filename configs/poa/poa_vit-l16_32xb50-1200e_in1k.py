@@ -14,9 +14,8 @@ max_iters = 346 * iters_per_epoch  # 276,800; "1200 effective epochs"
 # Peak lr by the code's sqrt rule, computed at start-up from the real global
 # batch: 0.004 * sqrt(world size x batch per GPU / 1024), 0.005 on 32 x 50,
 # 0.0025 on 8 x 50 (the paper says linear scaling: 0.00625 on 32 x 50).
-# POAScheduleHook logs it; an explicit `lr=` in the hook wins.
-lr_scaling = dict(base_lr=0.004, ref_batch=1024, rule='sqrt')
-
+# It is POAScheduleHook's default lr_scaling; the hook logs it, and an
+# explicit `lr=` in the hook wins.
 train_cfg = dict(max_iters=max_iters)
 
 # The hook's defaults are the paper's lr_min 2e-5, weight decay 0.04 -> 0.4,
@@ -25,7 +24,6 @@ train_cfg = dict(max_iters=max_iters)
 custom_hooks = [
     dict(
         type='POAScheduleHook',
-        lr_scaling=lr_scaling,
         warmup_iters=10 * iters_per_epoch,
         teacher_temp_warmup_iters=30 * iters_per_epoch,
         freeze_last_layer_iters=1 * iters_per_epoch,

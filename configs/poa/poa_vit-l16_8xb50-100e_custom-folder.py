@@ -35,7 +35,6 @@ train_cfg = dict(max_iters=max_iters)
 custom_hooks = [
     dict(
         type='POAScheduleHook',
-        lr_scaling=dict(base_lr=0.004, ref_batch=1024, rule='sqrt'),
         warmup_iters=min(10, epochs // 10) * iters_per_epoch,
         teacher_temp_warmup_iters=min(30, epochs // 3) * iters_per_epoch,
         freeze_last_layer_iters=iters_per_epoch,

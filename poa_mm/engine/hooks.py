@@ -112,6 +112,11 @@ class SupernetMetadataHook(Hook):
             checkpoint['poa_mm'] = meta
 
 
+# The official code's peak lr: 0.004 at a global batch of 1024, scaled by
+# the square root of the real global batch over it.
+PAPER_LR_SCALING = dict(base_lr=0.004, ref_batch=1024, rule='sqrt')
+
+
 @HOOKS.register_module()
 class POAScheduleHook(Hook):
     """Every scalar schedule of POA, as a function of the iteration.
@@ -127,8 +132,9 @@ class POAScheduleHook(Hook):
 
     The peak lr is either given (``lr``) or computed at start-up from the
     real global batch (``world size x batch per GPU``) by ``lr_scaling``,
-    the official rule being ``dict(base_lr=0.004, ref_batch=1024,
-    rule='sqrt')``; an explicit ``lr`` wins. It is logged.
+    by default the official rule ``dict(base_lr=0.004, ref_batch=1024,
+    rule='sqrt')`` (:data:`PAPER_LR_SCALING`); an explicit ``lr`` wins. It
+    is logged.
 
     The phase lengths are given in iterations (``*_iters``) or in epochs
     (``*_epochs``, floats allowed), converted at start-up with the real
@@ -141,7 +147,8 @@ class POAScheduleHook(Hook):
             Defaults to None: the train loop's ``max_iters``.
         lr (float, optional): Peak learning rate. Defaults to None.
         lr_scaling (dict, optional): ``base_lr``, ``ref_batch`` (1024) and
-            ``rule`` ('sqrt') of :func:`scaled_lr`. Defaults to None.
+            ``rule`` ('sqrt') of :func:`scaled_lr`. Defaults to None: the
+            paper's rule unless ``lr`` is given.
         lr_min (float): Defaults to 2e-5.
         warmup_iters (int): lr warmup. Defaults to 0.
         weight_decay (tuple): Start and end. Defaults to (0.04, 0.4).
@@ -177,7 +184,7 @@ class POAScheduleHook(Hook):
                  freeze_last_layer_epochs: Optional[float] = None,
                  ibot_start_epoch: Optional[float] = None):
         if lr is None and lr_scaling is None:
-            raise ValueError('POAScheduleHook needs lr or lr_scaling')
+            lr_scaling = dict(PAPER_LR_SCALING)
         check_keys('POAScheduleHook lr_scaling', lr_scaling or {},
                    ('base_lr', 'ref_batch', 'rule'))
         for name, value in (('lr', lr), ('lr_scaling.base_lr',

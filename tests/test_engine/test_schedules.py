@@ -46,8 +46,9 @@ def test_lr_from_the_global_batch_by_the_official_sqrt_rule():
     assert scaled_lr(1., 8, 4) / scaled_lr(1., 4, 4) == pytest.approx(2**0.5)
     with pytest.raises(ValueError, match='rule'):
         scaled_lr(0.004, 1024, rule='cubic')
-    with pytest.raises(ValueError, match='lr or lr_scaling'):
-        POAScheduleHook(max_iters=10)
+    # Without lr or lr_scaling, the official rule.
+    assert POAScheduleHook(max_iters=10).lr_scaling == dict(
+        base_lr=0.004, ref_batch=1024, rule='sqrt')
 
 
 def test_a_poa_config_without_the_schedule_hook_stops_at_its_first_step(
