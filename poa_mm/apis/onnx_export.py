@@ -34,10 +34,10 @@ class _Logits(torch.nn.Module):
         return (self.classifier(images, mode='tensor'), )
 
 
-def build_subnet_backbone(path: str) -> torch.nn.Module:
-    """The standard backbone of an extracted checkpoint, weights loaded
+def build_subnet_backbone(ckpt: dict, path: str) -> torch.nn.Module:
+    """The standard backbone of an extracted checkpoint (``ckpt``, loaded
+    from ``path`` by :func:`load_subnet_checkpoint`), weights loaded
     strictly, in eval mode."""
-    ckpt = load_subnet_checkpoint(path)
     model = build_from_metadata(ckpt['meta']['backbone_cfg'],
                                 f'{path}: meta.backbone_cfg')
     prefix = 'backbone.'
@@ -48,10 +48,10 @@ def build_subnet_backbone(path: str) -> torch.nn.Module:
     return model
 
 
-def build_subnet_classifier(path: str) -> torch.nn.Module:
-    """The stock ``ImageClassifier`` of an extracted classifier checkpoint
-    (backbone, neck and head), weights loaded strictly, in eval mode."""
-    ckpt = load_subnet_checkpoint(path)
+def build_subnet_classifier(ckpt: dict, path: str) -> torch.nn.Module:
+    """The stock ``ImageClassifier`` (backbone, neck and head) of an
+    extracted classifier checkpoint, weights loaded strictly, in eval
+    mode."""
     meta = ckpt['meta']
     model = build_from_metadata(
         dict(type='ImageClassifier', backbone=meta['backbone_cfg'],
@@ -61,13 +61,14 @@ def build_subnet_classifier(path: str) -> torch.nn.Module:
     return model
 
 
-def build_subnet_model(path: str) -> Tuple[torch.nn.Module, List[str]]:
+def build_subnet_model(ckpt: dict,
+                       path: str) -> Tuple[torch.nn.Module, List[str]]:
     """What an extracted checkpoint exports and its output names: a
     classifier's class scores (``logits``), else the backbone's feature
     tuple (``out0``, ``out1``, ...)."""
-    if 'head_cfg' in load_subnet_checkpoint(path)['meta']:
-        return _Logits(build_subnet_classifier(path)), ['logits']
-    return _Outputs(build_subnet_backbone(path)), []
+    if 'head_cfg' in ckpt['meta']:
+        return _Logits(build_subnet_classifier(ckpt, path)), ['logits']
+    return _Outputs(build_subnet_backbone(ckpt, path)), []
 
 
 def export_onnx(subnet_checkpoint: str, out: str,
@@ -89,8 +90,9 @@ def export_onnx(subnet_checkpoint: str, out: str,
 
     if osp.exists(out) and not overwrite:
         raise FileExistsError(f'{out} exists; pass --overwrite to replace it')
-    model, names = build_subnet_model(subnet_checkpoint)
-    cfg = load_subnet_checkpoint(subnet_checkpoint)['meta']['backbone_cfg']
+    ckpt = load_subnet_checkpoint(subnet_checkpoint)
+    model, names = build_subnet_model(ckpt, subnet_checkpoint)
+    cfg = ckpt['meta']['backbone_cfg']
     h, w = as_hw(input_size or cfg.get('img_size', 224))
     channels = cfg.get('in_channels', 3)
     g = torch.Generator().manual_seed(0)
