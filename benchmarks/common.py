@@ -1,4 +1,5 @@
 """Helpers shared by the benchmarks: timing and JSON output."""
+import argparse
 import json
 import os
 import os.path as osp
@@ -9,6 +10,20 @@ from typing import Callable
 from unittest import mock
 
 import torch
+
+
+def run_parser(doc: str, name: str, iters: int,
+               result: str = None) -> argparse.ArgumentParser:
+    """The parser of a benchmark that runs the tools: ``--iters``,
+    ``--work-dir`` (``work_dirs/<name>``) and ``--out``
+    (``benchmarks/results/<result or name>.json``)."""
+    p = argparse.ArgumentParser(description=doc,
+                                formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument('--iters', type=int, default=iters)
+    p.add_argument('--work-dir', default=f'work_dirs/{name}')
+    p.add_argument('--out',
+                   default=f'benchmarks/results/{result or name}.json')
+    return p
 
 
 def device_name(device: torch.device) -> str:

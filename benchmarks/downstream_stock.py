@@ -6,7 +6,6 @@ stock test.py's metric line. JSON out.
 
     python benchmarks/downstream_stock.py [--iters 6]
 """
-import argparse
 import json
 import os
 import os.path as osp
@@ -16,7 +15,7 @@ import sys
 import time
 from statistics import median
 
-from common import stock_tool
+from common import run_parser, stock_tool
 from family_vs_separate import ROOT, environment, python_path
 
 # The tiny recipe of each family and the sub-network the docs use.
@@ -85,13 +84,8 @@ def measure(package, cfg, work, metric, iters, options):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument('--iters', type=int, default=6)
-    p.add_argument('--work-dir', default='work_dirs/downstream_stock')
-    p.add_argument('--out', default='benchmarks/results/'
-                   'downstream_stock_cpu.json')
-    args = p.parse_args()
+    args = run_parser(__doc__, 'downstream_stock', 6,
+                      'downstream_stock_cpu').parse_args()
     work = osp.abspath(args.work_dir)
     data = osp.join(ROOT, 'data', 'downstream')
     python(['tools/prepare_downstream_data.py', '--out', data])

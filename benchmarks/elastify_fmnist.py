@@ -15,7 +15,6 @@ CI: about 45 minutes on 2 cores at the default 500 iterations.
 
     python benchmarks/elastify_fmnist.py [--iters 500]
 """
-import argparse
 import json
 import os
 import os.path as osp
@@ -23,6 +22,7 @@ import subprocess
 import sys
 import time
 
+from common import run_parser
 from family_vs_separate import ROOT, separate_config, train
 
 CONFIG = 'configs/poa/poa_vit-tiny_1xb32-500i_fashion-mnist.py'
@@ -53,12 +53,7 @@ def poa_config(work: str, name: str, base: str, iters: int) -> str:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument('--iters', type=int, default=500)
-    p.add_argument('--work-dir', default='work_dirs/elastify_fmnist')
-    p.add_argument('--out', default='benchmarks/results/elastify_fmnist.json')
-    args = p.parse_args()
+    args = run_parser(__doc__, 'elastify_fmnist', 500).parse_args()
     work = osp.join(ROOT, args.work_dir)
     os.makedirs(work, exist_ok=True)
     run('tools/prepare_fashion_mnist.py', '--out', 'data/fashion_mnist')

@@ -13,14 +13,4 @@ CONFIG=$1
 CHECKPOINT=$2
 NPROCS=$3
 shift 3
-HERE=$(cd "$(dirname "$0")" && pwd)
-PYTHON=${PYTHON:-python}
-
-PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} \
-exec "$PYTHON" -m torch.distributed.run \
-    --nnodes="${NNODES:-1}" \
-    --node_rank="${NODE_RANK:-0}" \
-    --master_addr="${MASTER_ADDR:-127.0.0.1}" \
-    --master_port="${MASTER_PORT:-29500}" \
-    --nproc_per_node="$NPROCS" \
-    "$HERE/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "$@"
+exec bash "$(dirname "$0")/dist_launch.sh" test.py "$NPROCS" "$CONFIG" "$CHECKPOINT" --launcher pytorch "$@"

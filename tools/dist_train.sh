@@ -10,18 +10,4 @@ fi
 CONFIG=$1
 NPROCS=$2
 shift 2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-MASTER_PORT=${MASTER_PORT:-29500}
-HERE=$(cd "$(dirname "$0")" && pwd)
-PYTHON=${PYTHON:-python}
-
-PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} \
-exec "$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --master_port="$MASTER_PORT" \
-    --nproc_per_node="$NPROCS" \
-    "$HERE/train.py" "$CONFIG" --launcher pytorch "$@"
+exec bash "$(dirname "$0")/dist_launch.sh" train.py "$NPROCS" "$CONFIG" --launcher pytorch "$@"

@@ -16,7 +16,7 @@ it.
 import argparse
 import sys
 
-from poa_mm.cli.errors import describe, one_line_errors
+from poa_mm.cli.errors import one_line_errors
 
 
 @one_line_errors
@@ -48,16 +48,13 @@ def main(argv=None):
     from poa_mm.apis.elastify import elastify
     from poa_mm.evaluation.device import resolve_device
     from poa_mm.fileio import check_not_an_input, save_atomic
-    try:
-        check_not_an_input(args.out, [args.source])
-        device = resolve_device(args.device)
-        ckpt = elastify(args.source, args.format, args.config,
-                        None if args.no_reorder else args.data, args.batches,
-                        args.reorder_channels, device)
-        save_atomic(ckpt, args.out, overwrite=args.overwrite,
-                    inputs=[args.source])
-    except (ValueError, FileNotFoundError, OSError) as e:
-        sys.exit(f'error: {describe(e)}')
+    check_not_an_input(args.out, [args.source])
+    device = resolve_device(args.device)
+    ckpt = elastify(args.source, args.format, args.config,
+                    None if args.no_reorder else args.data, args.batches,
+                    args.reorder_channels, device)
+    save_atomic(ckpt, args.out, overwrite=args.overwrite,
+                inputs=[args.source])
     print(f'{args.source} ({args.format}) -> {args.out}: POA initialisation '
           f'for {args.config}')
 

@@ -20,7 +20,7 @@ import argparse
 import os.path as osp
 import sys
 
-from poa_mm.cli.errors import describe, one_line_errors
+from poa_mm.cli.errors import one_line_errors
 
 
 def parse_args(argv=None):
@@ -141,34 +141,28 @@ def main(argv=None):
     from poa_mm.elastic.base import count_params
     from poa_mm.fileio import check_not_an_input, save_atomic
     inputs = [args.checkpoint, getattr(args, 'accuracy', None)]
-    try:
-        for out in [args.out] + ([timm_meta_path(args.out)]
-                                 if args.format == 'timm' else []):
-            check_not_an_input(out, inputs)
-    except ValueError as e:
-        sys.exit(f'error: {describe(e)}')
+    for out in [args.out] + ([timm_meta_path(args.out)]
+                             if args.format == 'timm' else []):
+        check_not_an_input(out, inputs)
     if osp.exists(args.out) and not args.overwrite:
         sys.exit(f'error: {args.out} exists; pass --overwrite to replace it')
-    try:
-        raw = load_checkpoint(args.checkpoint)
-        if is_classifier_checkpoint(raw):
-            return save_classifier(args, raw, inputs)
-        loaded = load_poa_checkpoint(args.checkpoint, raw)
-        del raw
-        subnet = args.subnet or choose(args, loaded)
-        if args.format == 'timm':
-            meta, weights = extract_timm(args.checkpoint, subnet,
-                                         args.branch, loaded)
-            meta_path = save_timm(meta, weights, args.out, args.overwrite,
-                                  inputs)
-            n = count_params(weights)
-            print(f'{meta["subnet"]} ({meta["source"]}, {n / 1e6:.2f} M '
-                  f'params) -> {args.out} and {meta_path} for '
-                  f'timm.create_model({meta["architecture"]!r}, **kwargs)')
-            return
-        ckpt = extract_subnet(args.checkpoint, subnet, args.branch, loaded)
-    except (ValueError, FileNotFoundError, OSError) as e:
-        sys.exit(f'error: {describe(e)}')
+    raw = load_checkpoint(args.checkpoint)
+    if is_classifier_checkpoint(raw):
+        return save_classifier(args, raw, inputs)
+    loaded = load_poa_checkpoint(args.checkpoint, raw)
+    del raw
+    subnet = args.subnet or choose(args, loaded)
+    if args.format == 'timm':
+        meta, weights = extract_timm(args.checkpoint, subnet,
+                                     args.branch, loaded)
+        meta_path = save_timm(meta, weights, args.out, args.overwrite,
+                              inputs)
+        n = count_params(weights)
+        print(f'{meta["subnet"]} ({meta["source"]}, {n / 1e6:.2f} M '
+              f'params) -> {args.out} and {meta_path} for '
+              f'timm.create_model({meta["architecture"]!r}, **kwargs)')
+        return
+    ckpt = extract_subnet(args.checkpoint, subnet, args.branch, loaded)
     save_atomic(ckpt, args.out, overwrite=args.overwrite, inputs=inputs)
     meta = ckpt['meta']
     n = count_params(ckpt['state_dict'])

@@ -6,27 +6,12 @@
 
 Prints a table (smallest sub-network first) and writes knn.csv / knn.json.
 """
-import argparse
-import os.path as osp
-import sys
-
-from mmengine.config import Config
-from mmengine.logging import MMLogger
-from mmengine.registry import init_default_scope
-from mmengine.runner.utils import set_random_seed
-
 from poa_mm.cli.errors import one_line_errors
 
 
 def parse_args(argv=None):
-    from poa_mm.cli.eval_args import (
-        add_eval_args,
-        add_probe_args,
-        check_probe_args,
-    )
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawTextHelpFormatter)
-    add_eval_args(p)
+    from poa_mm.cli.eval_args import eval_parser, parse_probe_args
+    p = eval_parser(__doc__)
     from poa_mm.evaluation.knn import KNN_KS, KNN_TEMPERATURE
     p.add_argument('--ks', nargs='+', type=int, default=list(KNN_KS))
     p.add_argument('--temperature', type=float, default=KNN_TEMPERATURE)
@@ -38,9 +23,7 @@ def parse_args(argv=None):
     p.add_argument('--linear-probe', action='store_true',
                    help='also linear-probe the sub-networks on the same '
                    'features (as tools/linear_probe.py; its options below)')
-    add_probe_args(p)
-    args = p.parse_args(argv)
-    check_probe_args(p, args)
+    args = parse_probe_args(p, argv)
     if min(args.ks) < 1:
         p.error(f'--ks must be positive integers, got {args.ks}')
     if not args.temperature > 0:
@@ -51,30 +34,18 @@ def parse_args(argv=None):
 @one_line_errors
 def main(argv=None):
     args = parse_args(argv)
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-    from poa_mm.cli.eval_args import check_out_dir, device_and_dtype
-    check_out_dir(args)
-    device, dtype = device_and_dtype(args)
-    cfg = Config.fromfile(args.config)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    from mmengine.runner.utils import set_random_seed
+
     from poa_mm.apis.eval_common import (
         format_table,
-        labelled_loaders,
         load_poa_model,
         write_rows,
     )
-    from poa_mm.cli.eval_args import out_dir, run_linear_probe
+    from poa_mm.cli.eval_args import out_dir, prepare_eval, run_linear_probe
     from poa_mm.evaluation import evaluate_subnets
     from poa_mm.evaluation.knn import check_ks
-    loaders = labelled_loaders(cfg, args.train_dir, args.val_dir,
-                               args.batch_size, args.num_workers)
-
-    # Quiet: the per-parameter init report of mmengine is not wanted here.
-    MMLogger.get_instance('knn_eval', log_level='WARNING')
-    set_random_seed(args.seed)
-    model = load_poa_model(cfg, args.checkpoint, device)
-    specs = model.backbone.search_space.select(args.subnets)
+    cfg, model, specs, loaders, device, dtype = prepare_eval(args,
+                                                             'knn_eval')
     check_ks(args.ks, len(loaders[0].dataset), '--ks: ')
     print(f'k-NN of {len(specs)} sub-network(s) on {device}'
           + (' (bf16 autocast)' if dtype else ''))
@@ -101,8 +72,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except (ValueError, FileNotFoundError) as e:
-        from poa_mm.utils import one_line
-        sys.exit(f'error: {one_line(e)}')
+    main()

@@ -78,28 +78,28 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     from poa_mm.apis.downstream import (
+        ClsSettings,
         elastic_finetune_config,
         mmpretrain_config,
     )
     from poa_mm.cli.downstream_args import generate_config
-    common = dict(max_epochs=args.max_epochs, max_iters=args.max_iters,
-                  batch_size=args.batch_size, lr=args.lr,
-                  layer_decay=args.layer_decay, img_size=args.img_size,
-                  classes_file=args.classes_file,
-                  train_split=args.train_split, val_split=args.val_split,
-                  mean=args.mean, std=args.std)
+    settings = ClsSettings(
+        args.data_root, max_epochs=args.max_epochs, max_iters=args.max_iters,
+        batch_size=args.batch_size, lr=args.lr, layer_decay=args.layer_decay,
+        img_size=args.img_size, classes_file=args.classes_file,
+        train_split=args.train_split, val_split=args.val_split,
+        mean=args.mean, std=args.std)
     if args.elastic:
         def build():
             return elastic_finetune_config(
-                args.subnet_checkpoint, args.data_root, branch=args.branch,
+                args.subnet_checkpoint, settings, branch=args.branch,
                 subnets=args.subnets, val_subnets=args.val_subnets,
                 num_random=args.num_random, temperature=args.temperature,
-                label_weight=args.label_weight, save_best=args.save_best,
-                **common)
+                label_weight=args.label_weight, save_best=args.save_best)
     else:
         def build():
-            return mmpretrain_config(args.subnet_checkpoint, args.data_root,
-                                     random_init=args.random_init, **common)
+            return mmpretrain_config(args.subnet_checkpoint, settings,
+                                     random_init=args.random_init)
     generate_config(build, args.out, args.overwrite,
                     [args.subnet_checkpoint, args.classes_file])
 

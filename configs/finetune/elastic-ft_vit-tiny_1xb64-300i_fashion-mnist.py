@@ -1,6 +1,7 @@
 # Every size of the demo's POA ViT-tiny supernet fine-tuned in one run on
 # Fashion-MNIST (ElasticImageClassifier: the sandwich rule, 1 random branch).
-# Written by tools/to_mmpretrain.py (paths made relative); the same as
+# Written by tools/to_mmpretrain.py (paths made relative, what the loaders
+# share stated once); the same as
 #   python tools/to_mmpretrain.py work_dirs/demo/iter_500.pth --elastic \
 #       --data-root data/fashion_mnist_finetune_quick --max-iters 300 \
 #       --batch-size 64 --num-random 1 \
@@ -111,34 +112,6 @@ poa_supernet = dict(
     checkpoint='work_dirs/demo/iter_500.pth', source='teacher')
 randomness = dict(deterministic=False, seed=0)
 resume = False
-test_cfg = dict(
-    subnets=[
-        '64x3',
-        '96x4',
-        '128x5',
-        '160x5',
-        '192x6',
-    ],
-    type='FamilyTestLoop')
-test_dataloader = dict(
-    batch_size=64,
-    dataset=dict(
-        data_prefix='test',
-        data_root='data/fashion_mnist_finetune_quick',
-        pipeline=[
-            dict(type='LoadImageFromFile'),
-            dict(backend='pillow', edge='short', scale=32, type='ResizeEdge'),
-            dict(crop_size=28, type='CenterCrop'),
-            dict(type='PackInputs'),
-        ],
-        type='CustomDataset'),
-    num_workers=2,
-    sampler=dict(shuffle=False, type='DefaultSampler'))
-test_evaluator = dict(
-    topk=(
-        1,
-        5,
-    ), type='Accuracy')
 train_cfg = dict(max_iters=300, type='IterBasedTrainLoop', val_interval=300)
 train_dataloader = dict(
     batch_size=64,
@@ -164,24 +137,25 @@ val_cfg = dict(
     ],
     type='FamilyValLoop')
 val_dataloader = dict(
-    batch_size=64,
+    train_dataloader,
     dataset=dict(
+        train_dataloader['dataset'],
         data_prefix='test',
-        data_root='data/fashion_mnist_finetune_quick',
         pipeline=[
             dict(type='LoadImageFromFile'),
             dict(backend='pillow', edge='short', scale=32, type='ResizeEdge'),
             dict(crop_size=28, type='CenterCrop'),
             dict(type='PackInputs'),
-        ],
-        type='CustomDataset'),
-    num_workers=2,
+        ]),
     sampler=dict(shuffle=False, type='DefaultSampler'))
 val_evaluator = dict(
     topk=(
         1,
         5,
     ), type='Accuracy')
+test_cfg = dict(val_cfg, type='FamilyTestLoop')
+test_dataloader = val_dataloader
+test_evaluator = val_evaluator
 visualizer = dict(
     type='UniversalVisualizer', vis_backends=[
         dict(type='LocalVisBackend'),

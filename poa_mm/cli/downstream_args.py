@@ -1,4 +1,4 @@
-"""Command-line parts shared by tools/to_mmdet.py and tools/to_mmseg.py."""
+"""Command-line parts shared by the config writers (tools/to_mm*.py)."""
 import argparse
 import os.path as osp
 import sys
@@ -36,6 +36,37 @@ def check_positive(parser: argparse.ArgumentParser, args, names) -> None:
         parser.error(f'--layer-decay must be in (0, 1], got {decay}')
 
 
+def task_parser(doc: str, templates: Sequence[str],
+                schedule: str) -> argparse.ArgumentParser:
+    """The parser of a detection or segmentation writer: the common
+    arguments, ``--template`` and ``--max-iters`` (instead of the
+    template's ``schedule``)."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawTextHelpFormatter)
+    add_common_args(parser)
+    parser.add_argument('--template', required=True, choices=list(templates))
+    parser.add_argument('--max-iters', type=int, default=None,
+                        help=f'an iteration-based run instead of {schedule}')
+    return parser
+
+
+def parse_task_args(parser: argparse.ArgumentParser, argv,
+                    size_flag: str, size_names: str) -> argparse.Namespace:
+    """Parse a writer's arguments: ``size_flag`` (``size_names``, or one
+    number for both) becomes a pair; sizes, batch, lr and iterations must
+    be positive."""
+    args = parser.parse_args(argv)
+    dest = size_flag.lstrip('-').replace('-', '_')
+    size = getattr(args, dest)
+    if len(size) > 2:
+        parser.error(f'{size_flag} takes {size_names} or one number, got '
+                     f'{size}')
+    setattr(args, dest, size * (3 - len(size)))
+    check_positive(parser, args,
+                   ['--batch-size', '--lr', '--max-iters', size_flag])
+    return args
+
+
 def generate_config(build: Callable[[], Config], out: str,
                     overwrite: bool, inputs: Sequence[Optional[str]] = ()
                     ) -> None:
@@ -53,3 +84,14 @@ def generate_config(build: Callable[[], Config], out: str,
     except (ValueError, FileNotFoundError, FileExistsError) as e:
         sys.exit(f'error: {describe(e)}')
     print(f'wrote {out}')
+
+
+def write_task_config(writer: Callable[..., Config], args: argparse.Namespace,
+                      inputs: Sequence[Optional[str]] = (), **options) -> None:
+    """``generate_config`` for a detection or segmentation ``writer``
+    called with the parsed common arguments and ``options``."""
+    generate_config(
+        lambda: writer(args.subnet_checkpoint, args.template, args.data_root,
+                       max_iters=args.max_iters, batch_size=args.batch_size,
+                       lr=args.lr, layer_decay=args.layer_decay, **options),
+        args.out, args.overwrite, [args.subnet_checkpoint, *inputs])

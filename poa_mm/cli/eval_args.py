@@ -1,10 +1,27 @@
 """Command-line arguments shared by tools/knn_eval.py and
 tools/linear_probe.py."""
 import argparse
+import os.path as osp
+from typing import NamedTuple, Optional
 
-from ..apis.eval_common import format_table, write_rows
+import torch
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+from mmengine.registry import init_default_scope
+from mmengine.runner.utils import set_random_seed
+
+from ..apis.eval_common import (format_table, labelled_loaders,
+                                load_poa_model, write_rows)
 from ..evaluation.device import resolve_device, resolve_dtype
 from ..evaluation.linear_probe import PROBE_LRS, linear_probe
+
+
+def eval_parser(doc: str) -> argparse.ArgumentParser:
+    """An evaluation tool's parser with ``add_eval_args``."""
+    p = argparse.ArgumentParser(description=doc,
+                                formatter_class=argparse.RawTextHelpFormatter)
+    add_eval_args(p)
+    return p
 
 
 def add_eval_args(p: argparse.ArgumentParser) -> None:
@@ -37,11 +54,46 @@ def add_probe_args(p: argparse.ArgumentParser) -> None:
                    'choose the lr and variant')
 
 
-def check_probe_args(p: argparse.ArgumentParser, args) -> None:
+def parse_probe_args(p: argparse.ArgumentParser,
+                     argv=None) -> argparse.Namespace:
+    """Add ``add_probe_args``, parse and check the probe's settings."""
+    add_probe_args(p)
+    args = p.parse_args(argv)
     if min(args.lrs) <= 0 or args.epochs < 1:
         p.error('--lrs must be positive and --epochs at least 1')
     if not 0 < args.holdout < 1:
         p.error(f'--holdout must be in (0, 1), got {args.holdout}')
+    return args
+
+
+class EvalSetup(NamedTuple):
+    """What an evaluation tool works on (``prepare_eval``)."""
+    cfg: Config
+    model: torch.nn.Module
+    specs: list
+    loaders: tuple
+    device: torch.device
+    dtype: Optional[torch.dtype]
+
+
+def prepare_eval(args, logger_name: str) -> EvalSetup:
+    """What the evaluation tools do first: check the checkpoint and the
+    output folder, read the config, build its labelled loaders, load the
+    POA model (quietly, seeded) and resolve ``--subnets``."""
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    check_out_dir(args)
+    device, dtype = device_and_dtype(args)
+    cfg = Config.fromfile(args.config)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    loaders = labelled_loaders(cfg, args.train_dir, args.val_dir,
+                               args.batch_size, args.num_workers)
+    # Quiet: the per-parameter init report of mmengine is not wanted here.
+    MMLogger.get_instance(logger_name, log_level='WARNING')
+    set_random_seed(args.seed)
+    model = load_poa_model(cfg, args.checkpoint, device)
+    specs = model.backbone.search_space.select(args.subnets)
+    return EvalSetup(cfg, model, specs, loaders, device, dtype)
 
 
 def device_and_dtype(args):
@@ -67,7 +119,6 @@ def run_linear_probe(model, specs, loaders, args, cache=None,
 
 def out_dir(args) -> str:
     """``--out-dir``, or the checkpoint's folder."""
-    import os.path as osp
     return args.out_dir or osp.dirname(osp.abspath(args.checkpoint))
 
 

@@ -10,9 +10,25 @@ no ``SliceBackward`` (which allocates a full-size zero gradient and copies
 into it) for the intact network and the teacher
 (``benchmarks/common.py: full_size_views`` measures what that saves).
 """
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 from torch import Tensor
+
+
+class TransformerSlice(NamedTuple):
+    """The active geometry of transformer blocks (a ViT's, a Swin stage's):
+    ``width`` channels in ``heads`` heads, ``hidden`` FFN channels and the
+    input scale folded into every weight."""
+    width: int
+    hidden: int
+    heads: int
+    scale: float
+
+
+def slice_rows(t: Tensor, g: TransformerSlice) -> Tensor:
+    """The first ``g.width`` entries of dimension 0 (norms, biases, the
+    patch embedding)."""
+    return slice_channels(t, g.width, dim=0)
 
 
 def input_scale(max_features: int, active_features: int) -> float:
@@ -76,30 +92,26 @@ def slice_grouped_bias(bias: Tensor, groups: int, out_per_group: int
     return bias.view(groups, -1)[:, :out_per_group].reshape(-1)
 
 
-def transformer_slice_rules(attn: str, width: Callable[[Any], int],
-                            hidden: Callable[[Any], int]
-                            ) -> Dict[str, Callable[[Tensor, Any], Tensor]]:
+def transformer_slice_rules(attn: str) -> Dict[
+        str, Callable[[Tensor, TransformerSlice], Tensor]]:
     """The attention and FFN rules of a transformer block as mmpretrain
     names it (``{attn}.qkv``, ``{attn}.proj``, ``ffn.layers.*``): the first
-    ``width(g)`` channels and heads, the first ``hidden(g)`` FFN channels,
+    ``g.width`` channels and heads, the first ``g.hidden`` FFN channels,
     the input scale ``g.scale`` folded into every weight. ViT and Swin
     share them."""
-    def rows(t, g):
-        return slice_channels(t, width(g), dim=0)
-
     return {
         f'{attn}.qkv.weight': lambda t, g: slice_grouped_rows(
-            t, None, 3, width(g), width(g), g.scale)[0],
-        f'{attn}.qkv.bias': lambda t, g: slice_grouped_bias(t, 3, width(g)),
+            t, None, 3, g.width, g.width, g.scale)[0],
+        f'{attn}.qkv.bias': lambda t, g: slice_grouped_bias(t, 3, g.width),
         f'{attn}.proj.weight': lambda t, g: slice_linear(
-            t, None, width(g), width(g), g.scale)[0],
-        f'{attn}.proj.bias': rows,
+            t, None, g.width, g.width, g.scale)[0],
+        f'{attn}.proj.bias': slice_rows,
         'ffn.layers.0.0.weight': lambda t, g: slice_linear(
-            t, None, hidden(g), width(g), g.scale)[0],
-        'ffn.layers.0.0.bias': lambda t, g: slice_channels(t, hidden(g), 0),
+            t, None, g.hidden, g.width, g.scale)[0],
+        'ffn.layers.0.0.bias': lambda t, g: slice_channels(t, g.hidden, 0),
         'ffn.layers.1.weight': lambda t, g: slice_linear(
-            t, None, width(g), hidden(g), g.scale)[0],
-        'ffn.layers.1.bias': rows,
+            t, None, g.width, g.hidden, g.scale)[0],
+        'ffn.layers.1.bias': slice_rows,
     }
 
 

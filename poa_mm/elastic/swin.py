@@ -1,7 +1,7 @@
 """ElasticSwin: a Swin Transformer supernet whose sub-networks are stock
 ``mmpretrain.SwinTransformer`` models."""
 from contextlib import contextmanager
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -18,55 +18,46 @@ from .base import NORM_FLOPS, ElasticBackboneMixin
 from .search_space import (SearchSpace, block_renumbering,
                            evenly_spaced_indices, grid_search_space)
 from .slicing import (
+    TransformerSlice,
     export_state_dict,
     input_scale,
     slice_channels,
     slice_linear,
+    slice_rows,
     transformer_slice_rules,
 )
 from .spec import SubnetSpec
 
 
-class SwinSlice(NamedTuple):
-    """The active geometry of one Swin stage."""
-    dims: int
-    heads: int
-    scale: float
-
-
-def _rows(t: Tensor, g: SwinSlice) -> Tensor:
-    return slice_channels(t, g.dims, dim=0)
-
-
 # One rule per parameter (names of mmpretrain's SwinTransformer without the
 # ``stages.S.blocks.J.`` / ``stages.S.`` prefix); shared by the elastic
 # forward and the export.
-SWIN_SLICE_RULES: Dict[str, Callable[[Tensor, SwinSlice], Tensor]] = {
-    'norm1.weight': _rows,
-    'norm1.bias': _rows,
-    'norm2.weight': _rows,
-    'norm2.bias': _rows,
-    **transformer_slice_rules('attn.w_msa', width=lambda g: g.dims,
-                              hidden=lambda g: 4 * g.dims),
+SWIN_SLICE_RULES: Dict[str, Callable[[Tensor, TransformerSlice], Tensor]] = {
+    'norm1.weight': slice_rows,
+    'norm1.bias': slice_rows,
+    'norm2.weight': slice_rows,
+    'norm2.bias': slice_rows,
+    **transformer_slice_rules('attn.w_msa'),
     'attn.w_msa.relative_position_bias_table': lambda t, g: slice_channels(
         t, g.heads, dim=1),
     'attn.w_msa.relative_position_index': lambda t, g: t,
     # Patch merging unfolds channel-major (index c * 4 + k), so the active
     # inputs of a C-wide stage are the prefix [:4C].
-    'downsample.norm.weight': lambda t, g: slice_channels(t, 4 * g.dims, 0),
-    'downsample.norm.bias': lambda t, g: slice_channels(t, 4 * g.dims, 0),
+    'downsample.norm.weight': lambda t, g: slice_channels(t, 4 * g.width, 0),
+    'downsample.norm.bias': lambda t, g: slice_channels(t, 4 * g.width, 0),
     'downsample.reduction.weight': lambda t, g: slice_linear(
-        t, None, 2 * g.dims, 4 * g.dims, g.scale)[0],
-    'patch_embed.projection.weight': _rows,
-    'patch_embed.projection.bias': _rows,
-    'patch_embed.norm.weight': _rows,
-    'patch_embed.norm.bias': _rows,
-    'norm.weight': _rows,
-    'norm.bias': _rows,
+        t, None, 2 * g.width, 4 * g.width, g.scale)[0],
+    'patch_embed.projection.weight': slice_rows,
+    'patch_embed.projection.bias': slice_rows,
+    'patch_embed.norm.weight': slice_rows,
+    'patch_embed.norm.bias': slice_rows,
+    'norm.weight': slice_rows,
+    'norm.bias': slice_rows,
 }
 
 
-def slice_swin_tensor(name: str, tensor: Tensor, g: SwinSlice) -> Tensor:
+def slice_swin_tensor(name: str, tensor: Tensor,
+                      g: TransformerSlice) -> Tensor:
     return SWIN_SLICE_RULES[name](tensor, g)
 
 
@@ -183,7 +174,7 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
 
     @property
     def out_channels(self) -> int:
-        return self._geometry[-1].dims
+        return self._geometry[-1].width
 
     @property
     def max_out_channels(self) -> int:
@@ -191,7 +182,8 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
 
     # ---------------------------------------------------------- forward
     @staticmethod
-    def _p(module: nn.Module, name: str, g: SwinSlice) -> Optional[Tensor]:
+    def _p(module: nn.Module, name: str,
+           g: TransformerSlice) -> Optional[Tensor]:
         try:
             t = module.get_parameter(name)
         except AttributeError:
@@ -202,7 +194,7 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
         return slice_swin_tensor(name, t, g)
 
     def _window_attention(self, block, x: Tensor, hw, shift: bool,
-                          g: SwinSlice) -> Tensor:
+                          g: TransformerSlice) -> Tensor:
         """``ShiftWindowMSA`` (pad_small_map=True) with sliced weights."""
         B, L, C = x.shape
         H, W = hw
@@ -243,18 +235,18 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
         return out[:, :H, :W, :].reshape(B, H * W, C)
 
     def _block(self, block, x: Tensor, hw, shift: bool,
-               g: SwinSlice) -> Tensor:
+               g: TransformerSlice) -> Tensor:
         p = lambda n: self._p(block, n, g)
         drop = block.attn.drop  # DropPath of the original position
-        h = F.layer_norm(x, (g.dims, ), p('norm1.weight'), p('norm1.bias'))
+        h = F.layer_norm(x, (g.width, ), p('norm1.weight'), p('norm1.bias'))
         x = x + drop(self._window_attention(block, h, hw, shift, g))
-        h = F.layer_norm(x, (g.dims, ), p('norm2.weight'), p('norm2.bias'))
+        h = F.layer_norm(x, (g.width, ), p('norm2.weight'), p('norm2.bias'))
         h = F.gelu(F.linear(h, p('ffn.layers.0.0.weight'),
                             p('ffn.layers.0.0.bias')))
         h = F.linear(h, p('ffn.layers.1.weight'), p('ffn.layers.1.bias'))
         return x + block.ffn.dropout_layer(h)
 
-    def _merge(self, stage, x: Tensor, hw, g: SwinSlice):
+    def _merge(self, stage, x: Tensor, hw, g: TransformerSlice):
         """``PatchMerging`` (2x2, channel-major unfold) with sliced weights."""
         B, L, C = x.shape
         H, W = hw
@@ -277,12 +269,12 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
                      p('patch_embed.projection.bias'), stride=ps)
         hw = tuple(x.shape[2:])
         x = x.flatten(2).transpose(1, 2)
-        x = F.layer_norm(x, (g.dims, ), p('patch_embed.norm.weight'),
+        x = F.layer_norm(x, (g.width, ), p('patch_embed.norm.weight'),
                          p('patch_embed.norm.bias'))
         if mask is not None:
             mask = F.interpolate(mask[:, None].float(), size=hw,
                                  mode='nearest').bool().flatten(1)
-            token = slice_channels(self.mask_token, g.dims).to(x.dtype)
+            token = slice_channels(self.mask_token, g.width).to(x.dtype)
             x = torch.where(mask[..., None], token, x)
         return x, hw
 
@@ -293,7 +285,7 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
             for position, j in enumerate(self._blocks[s]):
                 x = self._block(stage.blocks[j], x, hw, position % 2 == 1, g)
             norm = getattr(self, f'norm{s}')
-            normed = F.layer_norm(x, (g.dims, ),
+            normed = F.layer_norm(x, (g.width, ),
                                   slice_swin_tensor('norm.weight',
                                                     norm.weight, g),
                                   slice_swin_tensor('norm.bias', norm.bias,
@@ -422,13 +414,15 @@ class ElasticSwin(ElasticBackboneMixin, BaseBackbone):
 
 
 def swin_geometry(spec: SubnetSpec, max_depths, depths, max_width: int,
-                  head_dims: int) -> Tuple[List[SwinSlice], List[List[int]]]:
+                  head_dims: int
+                  ) -> Tuple[List[TransformerSlice], List[List[int]]]:
     """The active geometry of a sub-network, for both the elastic forward
     (``set_subnet``) and the export: each stage's slice (width, heads, input
     scale) and its kept blocks' indices."""
     scale = input_scale(max_width, spec.width)
     geometry = [
-        SwinSlice(spec.width * 2**s, spec.width * 2**s // head_dims, scale)
+        TransformerSlice(spec.width * 2**s, 4 * spec.width * 2**s,
+                         spec.width * 2**s // head_dims, scale)
         for s in range(len(max_depths))
     ]
     blocks = [evenly_spaced_indices(n, d) for n, d in zip(max_depths, depths)]

@@ -1,6 +1,6 @@
 """ElasticViT: a Vision Transformer supernet whose sub-networks are stock
 ``mmpretrain.VisionTransformer`` models."""
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -16,9 +16,11 @@ from .base import NORM_FLOPS, ElasticBackboneMixin
 from .search_space import (SearchSpace, block_renumbering,
                            evenly_spaced_indices, grid_search_space)
 from .slicing import (
+    TransformerSlice,
     export_state_dict,
     input_scale,
     slice_channels,
+    slice_rows,
     transformer_slice_rules,
 )
 from .spec import SubnetSpec
@@ -26,41 +28,30 @@ from .vit_convert import (TIMM_ARCHITECTURE, interpolate_pos_embed,
                           supernet_state_from_vit, timm_vit_state_dict)
 
 
-class ViTSlice(NamedTuple):
-    """The active geometry of a ViT sub-network."""
-    width: int
-    hidden: int
-    scale: float
-
-
-def _rows(t: Tensor, s: ViTSlice) -> Tensor:
-    return slice_channels(t, s.width, dim=0)
-
-
-def _last(t: Tensor, s: ViTSlice) -> Tensor:
+def _last(t: Tensor, s: TransformerSlice) -> Tensor:
     return slice_channels(t, s.width, dim=-1)
 
 
 # One rule per parameter (local name inside the ViT, block prefix removed).
 # Both the elastic forward and the export read the sub-network through it.
-VIT_SLICE_RULES: Dict[str, Callable[[Tensor, ViTSlice], Tensor]] = {
+VIT_SLICE_RULES: Dict[str, Callable[[Tensor, TransformerSlice], Tensor]] = {
     'cls_token': _last,
     'pos_embed': _last,
     'mask_token': _last,
-    'patch_embed.projection.weight': _rows,
-    'patch_embed.projection.bias': _rows,
-    'ln1.weight': _rows,
-    'ln1.bias': _rows,
-    'ln2.weight': _rows,
-    'ln2.bias': _rows,
-    **transformer_slice_rules('attn', width=lambda s: s.width,
-                              hidden=lambda s: s.hidden),
-    'attn.gamma1.weight': _rows,
-    'ffn.gamma2.weight': _rows,
+    'patch_embed.projection.weight': slice_rows,
+    'patch_embed.projection.bias': slice_rows,
+    'ln1.weight': slice_rows,
+    'ln1.bias': slice_rows,
+    'ln2.weight': slice_rows,
+    'ln2.bias': slice_rows,
+    **transformer_slice_rules('attn'),
+    'attn.gamma1.weight': slice_rows,
+    'ffn.gamma2.weight': slice_rows,
 }
 
 
-def slice_vit_tensor(name: str, tensor: Tensor, geometry: ViTSlice) -> Tensor:
+def slice_vit_tensor(name: str, tensor: Tensor,
+                     geometry: TransformerSlice) -> Tensor:
     """Slice one ViT parameter, named as in ``mmpretrain.VisionTransformer``
     without its ``layers.N.`` prefix, to the sub-network ``geometry``."""
     return VIT_SLICE_RULES[name](tensor, geometry)
@@ -130,23 +121,23 @@ class ElasticTransformerLayer(nn.Module):
         self.ln2 = nn.LayerNorm(dims, eps=norm_eps)
         self.ffn = _FFN(dims, hidden, layer_scale)
 
-    def _p(self, name: str, geometry: ViTSlice) -> Optional[Tensor]:
+    def _p(self, name: str, geometry: TransformerSlice) -> Optional[Tensor]:
         try:
             param = self.get_parameter(name)
         except AttributeError:  # e.g. no qkv bias
             return None
         return slice_vit_tensor(name, param, geometry)
 
-    def _norm(self, x: Tensor, name: str, g: ViTSlice) -> Tensor:
+    def _norm(self, x: Tensor, name: str, g: TransformerSlice) -> Tensor:
         return F.layer_norm(x, (g.width, ), self._p(f'{name}.weight', g),
                             self._p(f'{name}.bias', g), self.norm_eps)
 
-    def _attention(self, x: Tensor, g: ViTSlice) -> Tensor:
+    def _attention(self, x: Tensor, g: TransformerSlice) -> Tensor:
         B, N, _ = x.shape
         x = self._norm(x, 'ln1', g)
         qkv = F.linear(x, self._p('attn.qkv.weight', g),
                        self._p('attn.qkv.bias', g))
-        qkv = qkv.reshape(B, N, 3, g.width // self.head_dims,
+        qkv = qkv.reshape(B, N, 3, g.heads,
                           self.head_dims).permute(2, 0, 3, 1, 4)
         x = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])
         x = x.transpose(1, 2).reshape(B, N, g.width)
@@ -154,7 +145,7 @@ class ElasticTransformerLayer(nn.Module):
                      self._p('attn.proj.bias', g))
         return x * self._p('attn.gamma1.weight', g)
 
-    def _mlp(self, x: Tensor, g: ViTSlice) -> Tensor:
+    def _mlp(self, x: Tensor, g: TransformerSlice) -> Tensor:
         x = self._norm(x, 'ln2', g)
         x = F.gelu(
             F.linear(x, self._p('ffn.layers.0.0.weight', g),
@@ -163,7 +154,7 @@ class ElasticTransformerLayer(nn.Module):
                      self._p('ffn.layers.1.bias', g))
         return x * self._p('ffn.gamma2.weight', g)
 
-    def forward(self, x: Tensor, geometry: ViTSlice) -> Tensor:
+    def forward(self, x: Tensor, geometry: TransformerSlice) -> Tensor:
         x = _add_residual(x, lambda t: self._attention(t, geometry),
                           self.drop_path_rate, self.training)
         return _add_residual(x, lambda t: self._mlp(t, geometry),
@@ -344,7 +335,8 @@ class ElasticViT(ElasticBackboneMixin, BaseBackbone):
         spec = self.search_space.resolve(spec)
         self.active_subnet = spec
         self._geometry, self._block_ids = vit_geometry(
-            spec, self.embed_dims, self.num_layers, self.mlp_ratio)
+            spec, self.embed_dims, self.num_layers, self.head_dims,
+            self.mlp_ratio)
         return spec
 
     @property
@@ -500,7 +492,7 @@ class ElasticViT(ElasticBackboneMixin, BaseBackbone):
             out_type=out_type)
         state = export_vit_state_dict(self.state_dict(), spec,
                                       self.embed_dims, self.num_layers,
-                                      self.mlp_ratio)
+                                      self.head_dims, self.mlp_ratio)
         return cfg, state
 
     def dense_export_kwargs(self, spec) -> dict:
@@ -574,24 +566,27 @@ class ElasticViT(ElasticBackboneMixin, BaseBackbone):
 
 
 def vit_geometry(spec: SubnetSpec, max_width: int, max_depth: int,
-                 mlp_ratio: int = 4) -> Tuple[ViTSlice, List[int]]:
+                 head_dims: int, mlp_ratio: int = 4
+                 ) -> Tuple[TransformerSlice, List[int]]:
     """The active geometry of a sub-network, for both the elastic forward
     (``set_subnet``) and the export: the slice every kept block uses and the
     kept blocks' indices."""
-    geometry = ViTSlice(spec.width, spec.width * mlp_ratio,
-                        input_scale(max_width, spec.width))
+    geometry = TransformerSlice(spec.width, spec.width * mlp_ratio,
+                                spec.width // head_dims,
+                                input_scale(max_width, spec.width))
     return geometry, evenly_spaced_indices(max_depth, spec.depth)
 
 
 def export_vit_state_dict(state_dict: Dict[str, Tensor], spec: SubnetSpec,
-                          max_width: int, max_depth: int,
+                          max_width: int, max_depth: int, head_dims: int,
                           mlp_ratio: int = 4) -> Dict[str, Tensor]:
     """Slice an ElasticViT state dict to a stock ViT state dict.
 
     Blocks not kept are dropped and the kept ones renumbered; the mask token
     (pre-training only) is dropped. Pure function: tensors in, tensors out.
     """
-    geometry, kept = vit_geometry(spec, max_width, max_depth, mlp_ratio)
+    geometry, kept = vit_geometry(spec, max_width, max_depth, head_dims,
+                                  mlp_ratio)
     new_index = block_renumbering(kept)
 
     def place(name: str):

@@ -148,20 +148,18 @@ def _permute_block(local: str, t: Tensor, P: Tensor, heads: Tensor,
     head_cols = (heads[:, None] * head_dims +
                  torch.arange(head_dims)).reshape(-1)
     qkv_rows = torch.cat([part * D + head_cols for part in range(3)])
+    rules = {
+        'attn.qkv.weight': lambda: t[qkv_rows][:, P],
+        'attn.qkv.bias': lambda: t[qkv_rows],
+        'attn.proj.weight': lambda: t[P][:, head_cols],
+        'ffn.layers.0.0.weight': lambda: t[ffn][:, P],
+        'ffn.layers.0.0.bias': lambda: t[ffn],
+        'ffn.layers.1.weight': lambda: t[P][:, ffn],
+    }
     if local in ('ln1.weight', 'ln1.bias', 'ln2.weight', 'ln2.bias',
                  'attn.gamma1.weight', 'ffn.gamma2.weight',
                  'attn.proj.bias', 'ffn.layers.1.bias'):
         return t[P]
-    if local == 'attn.qkv.weight':
-        return t[qkv_rows][:, P]
-    if local == 'attn.qkv.bias':
-        return t[qkv_rows]
-    if local == 'attn.proj.weight':
-        return t[P][:, head_cols]
-    if local == 'ffn.layers.0.0.weight':
-        return t[ffn][:, P]
-    if local == 'ffn.layers.0.0.bias':
-        return t[ffn]
-    if local == 'ffn.layers.1.weight':
-        return t[P][:, ffn]
+    if local in rules:
+        return rules[local]()
     raise KeyError(f'no reordering rule for block parameter {local!r}')

@@ -32,6 +32,15 @@ class FamilyEvalMixin:
     evaluator; metrics come back as ``<spec>/<metric>`` (logged as
     ``val/<spec>/accuracy/top1``) and ``mean/<metric>`` over the sizes, so
     ``save_best`` can name one size or the mean."""
+    stage = 'val'  # the hooks called and the record's stage
+
+    def __init__(self, runner, dataloader, evaluator, subnets=None,
+                 fp16: bool = False):
+        super().__init__(runner, dataloader, evaluator, fp16)
+        self._setup_family(evaluator, subnets)
+
+    def run(self) -> dict:
+        return self._run_family(self.stage)
 
     def _setup_family(self, evaluator, subnets):
         self._evaluator_cfg = copy.deepcopy(evaluator)
@@ -110,23 +119,8 @@ class FamilyValLoop(FamilyEvalMixin, ValLoop):
             default the presets, the smallest and the intact network.
     """
 
-    def __init__(self, runner, dataloader, evaluator, subnets=None,
-                 fp16: bool = False):
-        super().__init__(runner, dataloader, evaluator, fp16)
-        self._setup_family(evaluator, subnets)
-
-    def run(self) -> dict:
-        return self._run_family('val')
-
 
 @LOOPS.register_module()
 class FamilyTestLoop(FamilyEvalMixin, TestLoop):
     """``TestLoop`` over several sizes (:class:`FamilyValLoop`)."""
-
-    def __init__(self, runner, dataloader, evaluator, subnets=None,
-                 fp16: bool = False):
-        super().__init__(runner, dataloader, evaluator, fp16)
-        self._setup_family(evaluator, subnets)
-
-    def run(self) -> dict:
-        return self._run_family('test')
+    stage = 'test'

@@ -58,3 +58,17 @@ def assert_export_exact(elastic, spec, images, **export_kwargs):
         diff = (e - o).abs().max().item()
         assert diff <= TOL, f'{spec}: max abs diff {diff:.2e} > {TOL}'
     return got, cfg
+
+
+def masked_tokens(model, spec, image_size: int, mask: torch.Tensor):
+    """``forward_tokens`` of ``spec`` on two random images, without and with
+    ``mask`` (which covers only the first image): the second image's CLS
+    token must not change, the first's must. Returns the unmasked (CLS,
+    patch tokens)."""
+    x = torch.randn(2, 3, image_size, image_size)
+    grid = tuple(mask.shape[1:])
+    with torch.no_grad(), model.subnet(spec):
+        cls, patch = model.forward_tokens(x, grid=grid)
+        cls_m, _ = model.forward_tokens(x, mask, grid=grid)
+    assert torch.equal(cls[1], cls_m[1]) and not torch.equal(cls[0], cls_m[0])
+    return cls, patch

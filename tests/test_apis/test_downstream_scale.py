@@ -43,7 +43,8 @@ def test_crop_size_and_img_scale_take_both_sides(capsys):
               'o.py']
     assert seg.parse_args(common + ['--crop-size', '64', '96']).crop_size \
         == [64, 96]
-    assert seg.parse_args(common + ['--crop-size', '64']).crop_size == [64]
+    assert seg.parse_args(common + ['--crop-size', '64']).crop_size == \
+        [64, 64]
     assert exit_message(seg.parse_args,
                         common + ['--crop-size', '1', '2', '3']) == '2'
     assert capsys.readouterr().err.splitlines()[-1].endswith(

@@ -151,40 +151,36 @@ def stock_train_then_test(package, cfg, work, options, metric, resume):
         assert osp.isfile(osp.join(work, 'iter_3.pth'))
 
 
-@pytest.mark.parametrize('family,size', SIZES)
-def test_detection_with_the_stock_tools(family, size, poa_checkpoints,
-                                        downstream_data, repo_root,
-                                        tmp_path):
-    subnet = extract(repo_root, poa_checkpoints[family], size,
-                     str(tmp_path / 'subnet.pth'))
-    template = 'cascade-mask-rcnn' if family == 'vit' else 'mask-rcnn'
-    cfg = str(tmp_path / 'det.py')
-    run(['tools/to_mmdet.py', subnet, '--template', template, '--data-root',
-         osp.join(downstream_data, 'voc_instances'), '--out', cfg,
-         '--max-iters', '2', '--img-scale', '160', '128'], repo_root)
-    assert_backbone_loads_extracted(cfg, subnet, 'mmdet')
-    # After 2 iterations no class score passes the default 0.05: keep all
-    # boxes so that the COCO metrics are computed, not skipped as empty.
-    stock_train_then_test(
-        'mmdet', cfg, str(tmp_path / 'w'),
-        LOADERS_SERIAL + ['model.test_cfg.rcnn.score_thr=0.0'],
-        'coco/segm_mAP', resume=size == '128x5')
+# Per task: the writer, the template for ViT and for the other families,
+# the data, the size option, the extra options and the metric in the logs.
+# After 2 iterations no class score passes the default 0.05: detection
+# keeps all boxes so that the COCO metrics are computed, not skipped.
+TASKS = dict(
+    mmdet=('tools/to_mmdet.py', 'cascade-mask-rcnn', 'mask-rcnn',
+           'voc_instances', ['--img-scale', '160', '128'],
+           ['model.test_cfg.rcnn.score_thr=0.0'], 'coco/segm_mAP'),
+    mmseg=('tools/to_mmseg.py', 'linear', 'upernet', 'voc_semantic',
+           ['--crop-size', '64'], [], 'mIoU'))
 
 
 @pytest.mark.parametrize('family,size', SIZES)
-def test_segmentation_with_the_stock_tools(family, size, poa_checkpoints,
-                                           downstream_data, repo_root,
-                                           tmp_path):
+@pytest.mark.parametrize('package', list(TASKS))
+def test_downstream_with_the_stock_tools(package, family, size,
+                                         poa_checkpoints, downstream_data,
+                                         repo_root, tmp_path):
+    writer, vit_template, template, data, scale, options, metric = \
+        TASKS[package]
     subnet = extract(repo_root, poa_checkpoints[family], size,
                      str(tmp_path / 'subnet.pth'))
-    template = 'linear' if family == 'vit' else 'upernet'
-    cfg = str(tmp_path / 'seg.py')
-    run(['tools/to_mmseg.py', subnet, '--template', template, '--data-root',
-         osp.join(downstream_data, 'voc_semantic'), '--out', cfg,
-         '--max-iters', '2', '--crop-size', '64'], repo_root)
-    assert_backbone_loads_extracted(cfg, subnet, 'mmseg')
-    stock_train_then_test('mmseg', cfg, str(tmp_path / 'w'), LOADERS_SERIAL,
-                          'mIoU', resume=size == '128x5')
+    cfg = str(tmp_path / 'task.py')
+    run([writer, subnet, '--template',
+         vit_template if family == 'vit' else template, '--data-root',
+         osp.join(downstream_data, data), '--out', cfg, '--max-iters', '2',
+         *scale], repo_root)
+    assert_backbone_loads_extracted(cfg, subnet, package)
+    stock_train_then_test(package, cfg, str(tmp_path / 'w'),
+                          LOADERS_SERIAL + options, metric,
+                          resume=size == '128x5')
 
 
 def test_extract_by_budget(poa_checkpoints, repo_root, tmp_path):

@@ -4,6 +4,7 @@ and an ``ElasticImageClassifier`` fine-tuning every size of a POA
 checkpoint in one run."""
 import os
 import os.path as osp
+from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
@@ -25,6 +26,28 @@ CLS_LOSS = dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original',
                 loss_weight=1.0)
 
 
+@dataclass
+class ClsSettings:
+    """The data and schedule of a classification config, as both writers
+    take them: ImageNet-layout folders under ``data_root`` (classes from
+    ``train_split``, in the order of ``classes_file`` when given), AdamW
+    over ``max_epochs`` (or ``max_iters``) with the size class's lr and
+    layer decay unless given, images at the network's size unless
+    ``img_size``, ImageNet's mean and std unless given."""
+    data_root: str
+    max_epochs: Optional[int] = 100
+    max_iters: Optional[int] = None
+    batch_size: int = 64
+    lr: Optional[float] = None
+    layer_decay: Optional[float] = None
+    img_size: Optional[int] = None
+    classes_file: Optional[str] = None
+    train_split: str = 'train'
+    val_split: Optional[str] = None
+    mean: Optional[Sequence[float]] = None
+    std: Optional[Sequence[float]] = None
+
+
 def cls_topk(num_classes: int) -> tuple:
     """Top-k accuracies reported for ``num_classes`` classes."""
     return (1, 5) if num_classes >= 5 else (1, )
@@ -44,12 +67,16 @@ def class_folders(data_root: str, split: str) -> List[str]:
     return classes
 
 
-def cls_dataset(data_root: str, train_split: str, val_split: Optional[str],
-                classes_file: Optional[str]) -> Tuple[dict, str, int]:
+def cls_dataset(settings: ClsSettings) -> Tuple[dict, str, int]:
     """(dataset settings, val split, class count). The classes are the
     training folders, in the order of ``classes_file`` (or
     ``data_root/classes.txt``) when there is one; the val split (``val``,
     else ``test``) must hold the same ones."""
+    if not osp.isdir(settings.data_root):
+        raise FileNotFoundError(f'data root not found: {settings.data_root}')
+    data_root = osp.abspath(settings.data_root)
+    train_split, val_split = settings.train_split, settings.val_split
+    classes_file = settings.classes_file
     classes = class_folders(data_root, train_split)
     if val_split is None:
         val_split = next((s for s in ('val', 'test')
@@ -90,22 +117,21 @@ def cls_pipelines(img_size: int) -> Tuple[list, list]:
     return train, test
 
 
-def cls_runtime(cfg: Config, data_root: str, img_size: int,
-                batch_size: int, num_classes: int, dataset: dict,
-                train_split: str, val_split: str, mean, std) -> None:
+def cls_runtime(cfg: Config, settings: ClsSettings, img_size: int,
+                num_classes: int, dataset: dict, val_split: str) -> None:
     """Data, preprocessing and evaluation of a classification config."""
     train_pipeline, test_pipeline = cls_pipelines(img_size)
-    cfg.data_preprocessor = dict(num_classes=num_classes,
-                                 mean=list(mean or IMAGENET_MEAN),
-                                 std=list(std or IMAGENET_STD), to_rgb=True)
+    cfg.data_preprocessor = dict(
+        num_classes=num_classes, mean=list(settings.mean or IMAGENET_MEAN),
+        std=list(settings.std or IMAGENET_STD), to_rgb=True)
 
     def loader(split, pipeline, shuffle):
-        return dict(batch_size=batch_size, num_workers=2,
+        return dict(batch_size=settings.batch_size, num_workers=2,
                     dataset=dict(dataset, data_prefix=split,
                                  pipeline=pipeline),
                     sampler=dict(type='DefaultSampler', shuffle=shuffle))
 
-    cfg.train_dataloader = loader(train_split, train_pipeline, True)
+    cfg.train_dataloader = loader(settings.train_split, train_pipeline, True)
     cfg.val_dataloader = loader(val_split, test_pipeline, False)
     cfg.test_dataloader = loader(val_split, test_pipeline, False)
     topk = cls_topk(num_classes)
@@ -160,26 +186,22 @@ def classification_backbone(backbone_cfg: dict, spec: dict) -> dict:
     return backbone
 
 
-def scaled_default_lr(spec: dict, lr: Optional[float],
-                      batch_size: int) -> Optional[float]:
-    """``lr``, or the size class's default scaled to ``batch_size``."""
-    if lr is not None:
-        return lr
-    return CLS_DEFAULTS['small' if spec['small'] else 'base'][0] * \
-        batch_size / 1024
+def cls_recipe(cfg: Config, settings: ClsSettings, spec: dict,
+               img_size: int, num_classes: int, dataset: dict,
+               val_split: str) -> None:
+    """Data, schedule and optimizer (the size class's lr scaled to the
+    batch, unless given) of a classification config."""
+    cls_runtime(cfg, settings, img_size, num_classes, dataset, val_split)
+    cls_schedule(cfg, settings.max_epochs, settings.max_iters)
+    lr = settings.lr
+    if lr is None:
+        lr = CLS_DEFAULTS['small' if spec['small'] else 'base'][0] * \
+            settings.batch_size / 1024
+    cfg.optim_wrapper = optimizer_cfg(spec, lr, settings.layer_decay,
+                                      CLS_DEFAULTS)
 
 
-def mmpretrain_config(ckpt_path: str, data_root: str,
-                      max_epochs: Optional[int] = 100,
-                      max_iters: Optional[int] = None,
-                      batch_size: int = 64, lr: Optional[float] = None,
-                      layer_decay: Optional[float] = None,
-                      img_size: Optional[int] = None,
-                      classes_file: Optional[str] = None,
-                      train_split: str = 'train',
-                      val_split: Optional[str] = None,
-                      mean: Optional[Sequence[float]] = None,
-                      std: Optional[Sequence[float]] = None,
+def mmpretrain_config(ckpt_path: str, settings: ClsSettings,
                       random_init: bool = False) -> Config:
     """A stock MMPretrain ``ImageClassifier`` config for an extracted
     sub-network (tools/extract_subnet.py): the backbone initialised from
@@ -194,14 +216,10 @@ def mmpretrain_config(ckpt_path: str, data_root: str,
     """
     ckpt_path = osp.abspath(ckpt_path)
     meta = load_subnet_checkpoint(ckpt_path)['meta']
-    if not osp.isdir(data_root):
-        raise FileNotFoundError(f'data root not found: {data_root}')
-    data_root = osp.abspath(data_root)
+    dataset, val_split, num_classes = cls_dataset(settings)
     family = registered_family(meta, 'classification_spec')
     spec = family.classification_spec(meta['backbone_cfg'])
-    dataset, val_split, num_classes = cls_dataset(data_root, train_split,
-                                                  val_split, classes_file)
-    img_size = img_size or meta['backbone_cfg'].get('img_size', 224)
+    img_size = settings.img_size or meta['backbone_cfg'].get('img_size', 224)
     backbone = classification_backbone(meta['backbone_cfg'], spec)
     if not random_init:
         backbone['init_cfg'] = dict(type='Pretrained', checkpoint=ckpt_path,
@@ -214,19 +232,16 @@ def mmpretrain_config(ckpt_path: str, data_root: str,
         if head_cfg['num_classes'] != num_classes:
             raise ValueError(
                 f'the classifier in {ckpt_path} has {head_cfg["num_classes"]}'
-                f' classes, the data under {data_root} {num_classes}')
+                f' classes, the data under {dataset["data_root"]} '
+                f'{num_classes}')
         head['in_channels'] = head_cfg['in_channels']
     cfg = base_cls_config()
     cfg.model = dict(type='ImageClassifier', backbone=backbone,
                      neck=meta.get('neck_cfg', spec['neck']), head=head)
     if cfg.model['neck'] is None:
         cfg.model.pop('neck')
-    cls_runtime(cfg, data_root, img_size, batch_size, num_classes, dataset,
-                train_split, val_split, mean, std)
-    cls_schedule(cfg, max_epochs, max_iters)
-    cfg.optim_wrapper = optimizer_cfg(
-        spec, scaled_default_lr(spec, lr, batch_size), layer_decay,
-        CLS_DEFAULTS)
+    cls_recipe(cfg, settings, spec, img_size, num_classes, dataset,
+               val_split)
     if head_cfg:
         cfg.load_from = ckpt_path
     if not random_init:
@@ -237,22 +252,12 @@ def mmpretrain_config(ckpt_path: str, data_root: str,
     return cfg
 
 
-def elastic_finetune_config(poa_ckpt: str, data_root: str,
+def elastic_finetune_config(poa_ckpt: str, settings: ClsSettings,
                             branch: str = 'teacher',
                             subnets: Optional[Sequence[str]] = None,
                             val_subnets: Optional[Sequence[str]] = None,
                             num_random: int = 2, temperature: float = 1.,
                             label_weight: float = 0.,
-                            max_epochs: Optional[int] = 100,
-                            max_iters: Optional[int] = None,
-                            batch_size: int = 64, lr: Optional[float] = None,
-                            layer_decay: Optional[float] = None,
-                            img_size: Optional[int] = None,
-                            classes_file: Optional[str] = None,
-                            train_split: str = 'train',
-                            val_split: Optional[str] = None,
-                            mean: Optional[Sequence[float]] = None,
-                            std: Optional[Sequence[float]] = None,
                             save_best: str = 'mean/accuracy/top1'
                             ) -> Config:
     """An ``ElasticImageClassifier`` config that fine-tunes every size of a
@@ -271,9 +276,7 @@ def elastic_finetune_config(poa_ckpt: str, data_root: str,
                          f'{label_weight}')
     poa_ckpt = osp.abspath(poa_ckpt)
     backbone_cfg, state = load_poa_checkpoint(poa_ckpt)
-    if not osp.isdir(data_root):
-        raise FileNotFoundError(f'data root not found: {data_root}')
-    data_root = osp.abspath(data_root)
+    dataset, val_split, num_classes = cls_dataset(settings)
     supernet = build_elastic_backbone(backbone_cfg, state, branch)
     space = supernet.search_space
     for names in (subnets or [], val_subnets or []):
@@ -283,9 +286,7 @@ def elastic_finetune_config(poa_ckpt: str, data_root: str,
         save_best = f'{space.resolve(name)}/{metric or "accuracy/top1"}'
     intact_cfg, _ = supernet.export_subnet(space.intact)
     spec = type(supernet).classification_spec(intact_cfg)
-    dataset, val_split, num_classes = cls_dataset(data_root, train_split,
-                                                  val_split, classes_file)
-    img_size = img_size or getattr(supernet, 'img_size', 224)
+    img_size = settings.img_size or getattr(supernet, 'img_size', 224)
     backbone = classification_backbone(backbone_cfg, spec)
     prefix = 'teacher.backbone.' if branch == 'teacher' else 'backbone.'
     backbone['init_cfg'] = dict(type='Pretrained', checkpoint=poa_ckpt,
@@ -300,17 +301,13 @@ def elastic_finetune_config(poa_ckpt: str, data_root: str,
         distill=dict(temperature=temperature, label_weight=label_weight))
     if spec['neck']:
         cfg.model['neck'] = spec['neck']
-    cls_runtime(cfg, data_root, img_size, batch_size, num_classes, dataset,
-                train_split, val_split, mean, std)
-    cls_schedule(cfg, max_epochs, max_iters)
+    cls_recipe(cfg, settings, spec, img_size, num_classes, dataset,
+               val_split)
     family = dict(subnets=list(val_subnets)) if val_subnets else {}
     cfg.val_cfg = dict(type='FamilyValLoop', **family)
     cfg.test_cfg = dict(type='FamilyTestLoop', **family)
     cfg.default_hooks.checkpoint.save_best = save_best
     cfg.default_hooks.checkpoint.rule = 'greater'
-    cfg.optim_wrapper = optimizer_cfg(
-        spec, scaled_default_lr(spec, lr, batch_size), layer_decay,
-        CLS_DEFAULTS)
     cfg.model_wrapper_cfg = dict(type='POADistributedDataParallel',
                                  find_unused_parameters=True)
     cfg.custom_imports = dict(imports=['poa_mm'], allow_failed_imports=False)
