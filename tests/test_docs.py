@@ -2,7 +2,6 @@
 registry computes, and every tool option a command in README.md or docs/
 names exists in that tool's --help."""
 import glob
-import os
 import os.path as osp
 import re
 import subprocess
@@ -57,12 +56,10 @@ def test_model_zoo_table_and_metafile_are_current():
 
 @pytest.mark.slow
 def test_every_documented_option_exists():
-    env = dict(os.environ, PYTHONPATH=ROOT)
+    from poa_test_helpers.tools import run
     missing = []
     for script, options in sorted(documented_options().items()):
-        proc = subprocess.run([sys.executable, script, '--help'], cwd=ROOT,
-                              env=env, capture_output=True, text=True,
-                              timeout=120)
+        proc = run([script, '--help'], ROOT, check=False, timeout=120)
         assert proc.returncode == 0, (script, proc.stderr[-500:])
         missing += [f'{script} {o}' for o in sorted(options)
                     if o not in proc.stdout]

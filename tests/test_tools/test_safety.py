@@ -1,7 +1,5 @@
 """Files from others are data: crafted checkpoints never run code."""
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -9,6 +7,7 @@ import torch
 from poa_mm.fileio import load_checkpoint
 from poa_mm.utils import check_plain
 from poa_mm.apis.extract import load_poa_checkpoint, load_subnet_checkpoint
+from poa_test_helpers.tools import run as run_tool
 
 pytestmark = pytest.mark.slow  # subprocess runs of the tools
 
@@ -36,9 +35,8 @@ def poa_like(extra):
 
 
 def run(cmd, repo_root):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=repo_root)
-    return subprocess.run([sys.executable] + cmd, cwd=repo_root, env=env,
-                          capture_output=True, text=True, timeout=300)
+    """The tool in its own process (``poa_test_helpers.tools.run``)."""
+    return run_tool(cmd, repo_root, check=False, timeout=300)
 
 
 def test_malicious_pickles_are_refused_by_every_tool(repo_root, tmp_path,
