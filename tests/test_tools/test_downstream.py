@@ -11,7 +11,7 @@ import re
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope
 from poa_test_helpers.tools import FAMILIES, run, stock_tool
 
 pytestmark = pytest.mark.slow  # subprocess runs of the tools
@@ -37,12 +37,14 @@ def assert_backbone_loads_extracted(cfg_path, subnet_ckpt, scope):
     from poa_mm.apis.config_check import check_config_keys
     cfg = Config.fromfile(cfg_path)
     assert check_config_keys(cfg) is None  # no false alarm on our configs
-    init_default_scope(scope)
     if scope == 'mmdet':
         from mmdet.registry import MODELS
     else:
         from mmseg.registry import MODELS
-    model = MODELS.build(cfg.model)
+    # The scope of this build only: later tests in this worker build in
+    # their own.
+    with DefaultScope.overwrite_default_scope(scope):
+        model = MODELS.build(cfg.model)
     model.init_weights()
     expected = torch.load(subnet_ckpt, weights_only=True)['state_dict']
     state = model.backbone.state_dict()
