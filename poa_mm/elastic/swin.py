@@ -417,14 +417,12 @@ def swin_geometry(spec: SubnetSpec, max_depths, depths, max_width: int,
                   head_dims: int
                   ) -> Tuple[List[TransformerSlice], List[List[int]]]:
     """The active geometry of a sub-network, for both the elastic forward
-    (``set_subnet``) and the export: each stage's slice (width, heads, input
-    scale) and its kept blocks' indices."""
+    (``set_subnet``) and the export: each stage's slice (width, FFN width,
+    heads, input scale) and its kept blocks' indices."""
     scale = input_scale(max_width, spec.width)
-    geometry = [
-        TransformerSlice(spec.width * 2**s, 4 * spec.width * 2**s,
-                         spec.width * 2**s // head_dims, scale)
-        for s in range(len(max_depths))
-    ]
+    widths = [spec.width * 2**s for s in range(len(max_depths))]
+    geometry = [TransformerSlice(w, 4 * w, w // head_dims, scale)
+                for w in widths]
     blocks = [evenly_spaced_indices(n, d) for n, d in zip(max_depths, depths)]
     return geometry, blocks
 

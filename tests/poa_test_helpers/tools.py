@@ -88,10 +88,10 @@ def run_in_fork(cmd, cwd, timeout) -> subprocess.CompletedProcess:
                 sys.path.insert(0, osp.dirname(script))
                 runpy.run_path(script, run_name='__main__')
                 code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (
-                    0 if exc.code is None else 1)
-                if not isinstance(exc.code, (int, type(None))):
+            except SystemExit as exc:  # as the interpreter ends on it
+                if exc.code is None or isinstance(exc.code, int):
+                    code = exc.code or 0
+                else:
                     print(exc.code, file=sys.stderr)
             except BaseException:
                 traceback.print_exc()
