@@ -25,6 +25,17 @@ fi
 t0=$SECONDS
 done_step() { echo "[setup] $1 ($((SECONDS - t0)) s)"; t0=$SECONDS; }
 
+# A fresh .venv takes about 6.5 GB (torch's CUDA build is most of it): refuse at once, in one
+# line, where the disk cannot hold it, instead of pip's ENOSPC traceback minutes later.
+if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+  need_kb=$((7 * 1024 * 1024))
+  free_kb=$(df -Pk "$ROOT" | awk 'NR==2 {print $4}')
+  if [ "$free_kb" -lt "$need_kb" ]; then
+    echo "[setup] error: $ROOT has $((free_kb / 1024)) MiB free; a new .venv needs about 7 GiB" \
+         "(torch $TORCH with its CUDA libraries, docs/development.md, \"Set-up\")" >&2
+    exit 1
+  fi
+fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 PIP="$VENV/bin/python -m pip"
 $PIP install -q --upgrade pip
