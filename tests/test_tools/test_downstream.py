@@ -163,6 +163,18 @@ TASKS = dict(
            ['model.test_cfg.rcnn.score_thr=0.0'], 'coco/segm_mAP'),
     mmseg=('tools/to_mmseg.py', 'linear', 'upernet', 'voc_semantic',
            ['--crop-size', '64'], [], 'mIoU'))
+# One training image per batch and fewer regions than COCO's (2000
+# proposals and 512 sampled regions in training, 1000 proposals and 100
+# detections in testing): on the CPU the R-CNN box and mask heads on them,
+# not the backbone, take most of the time.
+DETECTION_ON_CPU = ['train_dataloader.batch_size=1',
+                    'default_hooks.logger.interval=1',
+                    'model.train_cfg.rpn_proposal.max_per_img=200',
+                    'model.test_cfg.rpn.max_per_img=100',
+                    'model.test_cfg.rcnn.max_per_img=10']
+ROI_SAMPLERS = {'cascade-mask-rcnn': [
+    f'model.train_cfg.rcnn.{stage}.sampler.num=32' for stage in range(3)],
+    'mask-rcnn': ['model.train_cfg.rcnn.sampler.num=32']}
 
 
 @pytest.mark.parametrize('family,size', SIZES)
@@ -172,11 +184,13 @@ def test_downstream_with_the_stock_tools(package, family, size,
                                          repo_root, tmp_path):
     writer, vit_template, template, data, scale, options, metric = \
         TASKS[package]
+    template = vit_template if family == 'vit' else template
+    if package == 'mmdet':
+        options = options + DETECTION_ON_CPU + ROI_SAMPLERS[template]
     subnet = extract(repo_root, poa_checkpoints[family], size,
                      str(tmp_path / 'subnet.pth'))
     cfg = str(tmp_path / 'task.py')
-    run([writer, subnet, '--template',
-         vit_template if family == 'vit' else template, '--data-root',
+    run([writer, subnet, '--template', template, '--data-root',
          osp.join(downstream_data, data), '--out', cfg, '--max-iters', '2',
          *scale], repo_root)
     assert_backbone_loads_extracted(cfg, subnet, package)
