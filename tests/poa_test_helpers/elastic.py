@@ -3,6 +3,7 @@ the exported standard backbone checked against the elastic sub-network."""
 import torch
 from mmpretrain.registry import MODELS
 
+from poa_mm.apis.extract import meta_model
 from poa_mm.elastic.base import ElasticBackboneMixin
 
 TOL = 1e-5  # fp32, max abs diff (DESIGN)
@@ -35,17 +36,15 @@ def randomise(model: torch.nn.Module, seed: int = 0) -> None:
 
 def build_stock(cfg: dict, state: dict) -> torch.nn.Module:
     """The stock backbone of ``cfg`` holding ``state`` (strict): built on
-    the meta device and given the tensors of ``state``, which skips the
-    random init (a third of a ViT-L check); built on the CPU where its
-    ``__init__`` reads a tensor's value or a buffer is not in ``state``."""
-    try:
-        with torch.device('meta'):
-            model = MODELS.build(cfg)
+    the meta device (:func:`meta_model`) and given the tensors of
+    ``state``, which skips the random init (a third of a ViT-L check);
+    built on the CPU where that cannot work (an ``__init__`` that reads a
+    tensor's value, a buffer that is not in ``state``)."""
+    model = meta_model(cfg, 'the exported config')
+    if model is not None:
         model.load_state_dict(state, strict=True, assign=True)
-        tensors = [*model.parameters(), *model.buffers()]
-        if any(t.is_meta for t in tensors):
-            raise NotImplementedError('a buffer outside the state dict')
-    except (NotImplementedError, RuntimeError):
+    if model is None or any(
+            t.is_meta for t in (*model.parameters(), *model.buffers())):
         model = MODELS.build(cfg)
         model.load_state_dict(state, strict=True)
     model.eval()  # mmpretrain backbones' train() returns None
