@@ -153,16 +153,6 @@ def stock_train_then_test(package, cfg, work, options, metric, resume):
         assert osp.isfile(osp.join(work, 'iter_3.pth'))
 
 
-# Per task: the writer, the template for ViT and for the other families,
-# the data, the size option, the extra options and the metric in the logs.
-# After 2 iterations no class score passes the default 0.05: detection
-# keeps all boxes so that the COCO metrics are computed, not skipped.
-TASKS = dict(
-    mmdet=('tools/to_mmdet.py', 'cascade-mask-rcnn', 'mask-rcnn',
-           'voc_instances', ['--img-scale', '160', '128'],
-           ['model.test_cfg.rcnn.score_thr=0.0'], 'coco/segm_mAP'),
-    mmseg=('tools/to_mmseg.py', 'linear', 'upernet', 'voc_semantic',
-           ['--crop-size', '64'], [], 'mIoU'))
 # One training image per batch and fewer regions than COCO's (2000
 # proposals and 512 sampled regions in training, 1000 proposals and 100
 # detections in testing): on the CPU the R-CNN box and mask heads on them,
@@ -172,6 +162,18 @@ DETECTION_ON_CPU = ['train_dataloader.batch_size=1',
                     'model.train_cfg.rpn_proposal.max_per_img=200',
                     'model.test_cfg.rpn.max_per_img=100',
                     'model.test_cfg.rcnn.max_per_img=10']
+# Per task: the writer, the template for ViT and for the other families,
+# the data, the size option, the extra options and the metric in the logs.
+# After 2 iterations no class score passes the default 0.05: detection
+# keeps all boxes so that the COCO metrics are computed, not skipped.
+TASKS = dict(
+    mmdet=('tools/to_mmdet.py', 'cascade-mask-rcnn', 'mask-rcnn',
+           'voc_instances', ['--img-scale', '160', '128'],
+           ['model.test_cfg.rcnn.score_thr=0.0', *DETECTION_ON_CPU],
+           'coco/segm_mAP'),
+    mmseg=('tools/to_mmseg.py', 'linear', 'upernet', 'voc_semantic',
+           ['--crop-size', '64'], [], 'mIoU'))
+# The sampled regions per R-CNN stage, by detection template.
 ROI_SAMPLERS = {'cascade-mask-rcnn': [
     f'model.train_cfg.rcnn.{stage}.sampler.num=32' for stage in range(3)],
     'mask-rcnn': ['model.train_cfg.rcnn.sampler.num=32']}
@@ -185,8 +187,7 @@ def test_downstream_with_the_stock_tools(package, family, size,
     writer, vit_template, template, data, scale, options, metric = \
         TASKS[package]
     template = vit_template if family == 'vit' else template
-    if package == 'mmdet':
-        options = options + DETECTION_ON_CPU + ROI_SAMPLERS[template]
+    options = options + ROI_SAMPLERS.get(template, [])
     subnet = extract(repo_root, poa_checkpoints[family], size,
                      str(tmp_path / 'subnet.pth'))
     cfg = str(tmp_path / 'task.py')
